@@ -1,0 +1,34 @@
+//! Protocol types used across Meshwork.
+//!
+//! The xDS v3 messages (Envoy's data-plane API) come pre-generated from `envoy-types`, which is
+//! isolated in this crate so the ~90k lines of generated code compile once per workspace. Meshwork's
+//! own protos (admin API, interop test protocol) will live here too.
+//!
+//! `envoy-types` ships its own well-known types (`google.protobuf.Any`, `Duration`, ...); everything in
+//! Meshwork uses those, converting only at the boundary with crates that use `prost-types`.
+
+pub use envoy_types;
+pub use envoy_types::pb::envoy;
+pub use envoy_types::pb::google;
+
+/// Type URLs of the four xDS resource types a gRPC client follows (gRFC A27).
+pub mod type_url {
+    /// `envoy.config.listener.v3.Listener` (LDS).
+    pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
+    /// `envoy.config.route.v3.RouteConfiguration` (RDS).
+    pub const ROUTE_CONFIGURATION: &str =
+        "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+    /// `envoy.config.cluster.v3.Cluster` (CDS).
+    pub const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+    /// `envoy.config.endpoint.v3.ClusterLoadAssignment` (EDS).
+    pub const CLUSTER_LOAD_ASSIGNMENT: &str =
+        "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+    /// `envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`.
+    pub const HTTP_CONNECTION_MANAGER: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+    /// `envoy.extensions.filters.http.fault.v3.HTTPFault`.
+    pub const HTTP_FAULT: &str = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
+    /// `envoy.extensions.filters.http.router.v3.Router`.
+    pub const ROUTER: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+    /// `envoy.service.discovery.v3.Resource` (a wrapper servers may use around each resource).
+    pub const RESOURCE_WRAPPER: &str = "type.googleapis.com/envoy.service.discovery.v3.Resource";
+}

@@ -1,0 +1,1 @@
+//! Resolution of an `xds:` target into complete, consistent configuration snapshots (gRFC A74).

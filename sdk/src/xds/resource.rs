@@ -1,0 +1,1 @@
+//! xDS resources decoded and validated into Meshwork's domain types (`TryFrom<proto>`).
