@@ -26,7 +26,8 @@ pub mod type_url {
     /// `envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`.
     pub const HTTP_CONNECTION_MANAGER: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
     /// `envoy.extensions.filters.http.fault.v3.HTTPFault`.
-    pub const HTTP_FAULT: &str = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
+    pub const HTTP_FAULT: &str =
+        "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
     /// `envoy.extensions.filters.http.router.v3.Router`.
     pub const ROUTER: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
     /// `envoy.service.discovery.v3.Resource` (a wrapper servers may use around each resource).

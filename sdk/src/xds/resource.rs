@@ -1,1 +1,198 @@
 //! xDS resources decoded and validated into Meshwork's domain types (`TryFrom<proto>`).
+//!
+//! CONTRACT (shared with the ADS core and the resolver; keep these signatures):
+//! - [`ResourceKind`]: the four resource types, their type URLs, and their SotW deletion semantics;
+//! - [`Resource`]: a validated resource of any kind, cheap to clone (`Arc` inside), comparable;
+//! - [`decode`]: `Any` → `(name, Resource)` or a [`DecodeError`] that carries the resource name when it
+//!   could be read, so one bad resource does not hide the good ones of a response (gRFC A46).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use meshwork_proto::google::protobuf::Any;
+use meshwork_proto::type_url;
+
+pub mod cluster;
+pub mod endpoint;
+pub mod listener;
+pub mod route;
+
+pub use cluster::Cluster;
+pub use endpoint::ClusterLoadAssignment;
+pub use listener::Listener;
+pub use route::RouteConfiguration;
+
+/// The xDS resource types a gRPC client follows, in the order it discovers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKind {
+    /// LDS: `envoy.config.listener.v3.Listener`.
+    Listener,
+    /// RDS: `envoy.config.route.v3.RouteConfiguration`.
+    RouteConfiguration,
+    /// CDS: `envoy.config.cluster.v3.Cluster`.
+    Cluster,
+    /// EDS: `envoy.config.endpoint.v3.ClusterLoadAssignment`.
+    ClusterLoadAssignment,
+}
+
+impl ResourceKind {
+    /// Every kind, in discovery order.
+    pub const ALL: [ResourceKind; 4] = [
+        ResourceKind::Listener,
+        ResourceKind::RouteConfiguration,
+        ResourceKind::Cluster,
+        ResourceKind::ClusterLoadAssignment,
+    ];
+
+    /// The type URL used on the wire.
+    pub fn type_url(self) -> &'static str {
+        match self {
+            ResourceKind::Listener => type_url::LISTENER,
+            ResourceKind::RouteConfiguration => type_url::ROUTE_CONFIGURATION,
+            ResourceKind::Cluster => type_url::CLUSTER,
+            ResourceKind::ClusterLoadAssignment => type_url::CLUSTER_LOAD_ASSIGNMENT,
+        }
+    }
+
+    /// The kind for a type URL, if it is one of the four.
+    pub fn from_type_url(url: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.type_url() == url)
+    }
+
+    /// In state-of-the-world, a response lists every LDS and CDS resource, so one missing from a
+    /// response was deleted. RDS and EDS resources are only removed when no parent references them.
+    pub fn all_resources_required_in_sotw(self) -> bool {
+        matches!(self, ResourceKind::Listener | ResourceKind::Cluster)
+    }
+
+    /// The short name operators know (`LDS`, `RDS`, `CDS`, `EDS`).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            ResourceKind::Listener => "LDS",
+            ResourceKind::RouteConfiguration => "RDS",
+            ResourceKind::Cluster => "CDS",
+            ResourceKind::ClusterLoadAssignment => "EDS",
+        }
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.short_name())
+    }
+}
+
+/// A validated resource of any kind. Cloning is cheap.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resource {
+    /// A Listener (LDS).
+    Listener(Arc<Listener>),
+    /// A RouteConfiguration (RDS).
+    RouteConfiguration(Arc<RouteConfiguration>),
+    /// A Cluster (CDS).
+    Cluster(Arc<Cluster>),
+    /// A ClusterLoadAssignment (EDS).
+    ClusterLoadAssignment(Arc<ClusterLoadAssignment>),
+}
+
+impl Resource {
+    /// The kind of this resource.
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Resource::Listener(_) => ResourceKind::Listener,
+            Resource::RouteConfiguration(_) => ResourceKind::RouteConfiguration,
+            Resource::Cluster(_) => ResourceKind::Cluster,
+            Resource::ClusterLoadAssignment(_) => ResourceKind::ClusterLoadAssignment,
+        }
+    }
+}
+
+/// What validation needs to know about this client (from the bootstrap).
+#[derive(Clone, Debug, Default)]
+pub struct DecodeContext {
+    /// Names of the certificate-provider instances in the bootstrap; a resource that refers to any
+    /// other instance is rejected (gRFC A29).
+    pub certificate_providers: BTreeSet<String>,
+    /// The control plane is trusted (`trusted_xds_server` server feature, gRFC A81).
+    pub trusted_xds_server: bool,
+}
+
+/// A resource that could not be accepted, with the reason a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} resource {}: {message}", name.as_deref().map(|n| format!("`{n}`")).unwrap_or_else(|| "(name unreadable)".to_string()))]
+pub struct DecodeError {
+    /// The kind being decoded.
+    pub kind: ResourceKind,
+    /// The resource name, when it could be read (needed for per-resource errors, gRFC A46).
+    pub name: Option<String>,
+    /// What was wrong and what to do about it.
+    pub message: String,
+}
+
+/// Decode and validate one resource of `kind` from its wire form.
+///
+/// Unwraps `envoy.service.discovery.v3.Resource` wrappers. A type URL that does not match `kind` is
+/// an error.
+pub fn decode(
+    kind: ResourceKind,
+    any: &Any,
+    ctx: &DecodeContext,
+) -> Result<(String, Resource), DecodeError> {
+    let _ = ctx;
+    placeholder_decode(kind, any)
+}
+
+// PLACEHOLDER until validation lands: decodes the proto and keeps only its name.
+fn placeholder_decode(kind: ResourceKind, any: &Any) -> Result<(String, Resource), DecodeError> {
+    use meshwork_proto::envoy::config;
+    use prost::Message;
+    let err = |m: String| DecodeError {
+        kind,
+        name: None,
+        message: m,
+    };
+    if any.type_url != kind.type_url() {
+        return Err(err(format!(
+            "type URL `{}`, expected `{}`",
+            any.type_url,
+            kind.type_url()
+        )));
+    }
+    let bytes = any.value.as_slice();
+    Ok(match kind {
+        ResourceKind::Listener => {
+            let l =
+                config::listener::v3::Listener::decode(bytes).map_err(|e| err(e.to_string()))?;
+            (
+                l.name.clone(),
+                Resource::Listener(Arc::new(Listener { name: l.name })),
+            )
+        }
+        ResourceKind::RouteConfiguration => {
+            let r = config::route::v3::RouteConfiguration::decode(bytes)
+                .map_err(|e| err(e.to_string()))?;
+            (
+                r.name.clone(),
+                Resource::RouteConfiguration(Arc::new(RouteConfiguration { name: r.name })),
+            )
+        }
+        ResourceKind::Cluster => {
+            let c = config::cluster::v3::Cluster::decode(bytes).map_err(|e| err(e.to_string()))?;
+            (
+                c.name.clone(),
+                Resource::Cluster(Arc::new(Cluster { name: c.name })),
+            )
+        }
+        ResourceKind::ClusterLoadAssignment => {
+            let c = config::endpoint::v3::ClusterLoadAssignment::decode(bytes)
+                .map_err(|e| err(e.to_string()))?;
+            (
+                c.cluster_name.clone(),
+                Resource::ClusterLoadAssignment(Arc::new(ClusterLoadAssignment {
+                    cluster_name: c.cluster_name,
+                })),
+            )
+        }
+    })
+}
