@@ -22,7 +22,7 @@ mod server;
 mod target;
 mod validate;
 
-pub use error::{BootstrapError, BootstrapSource};
+pub use error::{BootstrapError, BootstrapSource, FieldError};
 pub use load::{BOOTSTRAP_CONFIG_ENV, BOOTSTRAP_FILE_ENV};
 pub use target::{ListenerTarget, TargetError};
 

@@ -64,31 +64,36 @@ pub enum BootstrapError {
         message: String,
     },
     /// A field is missing, has the wrong type, or holds a value this client cannot use.
-    #[error(
-        "invalid gRPC xDS bootstrap {origin}: at `{field}` expected {expected}, found {found}; {fix}"
-    )]
-    Field {
-        /// Where the bootstrap came from.
-        origin: BootstrapSource,
-        /// JSON path of the field, e.g. `xds_servers[0].channel_creds[1].type`.
-        field: String,
-        /// What the field must hold.
-        expected: String,
-        /// What it holds.
-        found: String,
-        /// What to do about it.
-        fix: String,
-    },
+    #[error(transparent)]
+    Field(Box<FieldError>),
 }
 
 impl BootstrapError {
     /// The JSON path of the offending field, for [`BootstrapError::Field`].
     pub fn field(&self) -> Option<&str> {
         match self {
-            Self::Field { field, .. } => Some(field),
+            Self::Field(error) => Some(&error.field),
             _ => None,
         }
     }
+}
+
+/// A bootstrap field that is missing, has the wrong type, or holds an unusable value.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "invalid gRPC xDS bootstrap {origin}: at `{field}` expected {expected}, found {found}; {fix}"
+)]
+pub struct FieldError {
+    /// Where the bootstrap came from.
+    pub origin: BootstrapSource,
+    /// JSON path of the field, e.g. `xds_servers[0].channel_creds[1].type`.
+    pub field: String,
+    /// What the field must hold.
+    pub expected: String,
+    /// What it holds.
+    pub found: String,
+    /// What to do about it.
+    pub fix: String,
 }
 
 impl fmt::Display for BootstrapSource {

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::error::{BootstrapError, BootstrapSource};
+use super::error::{BootstrapError, BootstrapSource, FieldError};
 
 /// A JSON value and the path that leads to it.
 #[derive(Clone)]
@@ -138,7 +138,13 @@ impl<'a> Object<'a> {
 
     /// An error about a field of this object that is not a single JSON value (e.g. two fields
     /// that must be set together).
-    pub(super) fn error(&self, key: &str, expected: &str, found: &str, fix: &str) -> BootstrapError {
+    pub(super) fn error(
+        &self,
+        key: &str,
+        expected: &str,
+        found: &str,
+        fix: &str,
+    ) -> BootstrapError {
         field_error(self.origin, &join(&self.path, key), expected, found, fix)
     }
 }
@@ -151,7 +157,7 @@ pub(super) fn field_error(
     found: &str,
     fix: &str,
 ) -> BootstrapError {
-    BootstrapError::Field {
+    BootstrapError::Field(Box::new(FieldError {
         origin: origin.clone(),
         field: if path.is_empty() {
             "(top level)".to_string()
@@ -161,7 +167,7 @@ pub(super) fn field_error(
         expected: expected.to_string(),
         found: found.to_string(),
         fix: fix.to_string(),
-    }
+    }))
 }
 
 /// A short description of a JSON value for error messages; long strings are cut.

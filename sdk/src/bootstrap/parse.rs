@@ -118,7 +118,13 @@ fn parse_certificate_providers(
             None => Value::Object(serde_json::Map::new()),
         };
         let plugin_name = plugin_name.to_string();
-        out.insert(name.to_string(), CertificateProvider { plugin_name, config });
+        out.insert(
+            name.to_string(),
+            CertificateProvider {
+                plugin_name,
+                config,
+            },
+        );
     }
     Ok(out)
 }

@@ -79,13 +79,13 @@ fn parse_channel_creds(list: &Cursor<'_>) -> Result<ChannelCreds, BootstrapError
                 "add \"type\": \"insecure\" or \"type\": \"tls\"",
             )?
             .string()?;
-        let config = match creds.get("config") {
-            Some(config) => Some(config.object()?),
-            None => None,
-        };
+        // Only the chosen type's config is read: other types' configs are theirs to define.
         match kind {
             "insecure" => return Ok(ChannelCreds::Insecure),
-            "tls" => return parse_tls(config.as_ref()),
+            "tls" => {
+                let config = creds.get("config").map(|c| c.object()).transpose()?;
+                return parse_tls(config.as_ref());
+            }
             other => seen.push(format!("{other:?}")),
         }
     }
@@ -108,7 +108,9 @@ fn parse_tls(config: Option<&Object<'_>>) -> Result<ChannelCreds, BootstrapError
     let Some(config) = config else {
         return Ok(ChannelCreds::tls(None));
     };
-    let ca_certificate_file = config.opt_string("ca_certificate_file")?.map(str::to_string);
+    let ca_certificate_file = config
+        .opt_string("ca_certificate_file")?
+        .map(str::to_string);
     let certificate_file = config.opt_string("certificate_file")?.map(str::to_string);
     let private_key_file = config.opt_string("private_key_file")?.map(str::to_string);
     if let Err((missing, present)) = check_identity_pair(&certificate_file, &private_key_file) {

@@ -49,7 +49,11 @@ fn check_authority(
             &format!("use `Authority::new({name:?})` for the default template"),
         ));
     }
-    check_servers(origin, &format!("{path}.xds_servers"), &authority.xds_servers)
+    check_servers(
+        origin,
+        &format!("{path}.xds_servers"),
+        &authority.xds_servers,
+    )
 }
 
 fn check_servers(
@@ -68,7 +72,11 @@ fn check_servers(
                 "set the control plane address, e.g. \"127.0.0.1:18000\"",
             ));
         }
-        check_creds(origin, &format!("{at}.channel_creds"), &server.channel_creds)?;
+        check_creds(
+            origin,
+            &format!("{at}.channel_creds"),
+            &server.channel_creds,
+        )?;
     }
     Ok(())
 }
