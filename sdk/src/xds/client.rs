@@ -103,10 +103,13 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
 }
 
+/// One watcher's id and event sender.
+pub(crate) type WatcherSlot = (u64, mpsc::Sender<WatchEvent>);
+
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) core: AdsCore,
-    pub(crate) watchers: HashMap<(ResourceKind, String), Vec<(u64, mpsc::Sender<WatchEvent>)>>,
+    pub(crate) watchers: HashMap<(ResourceKind, String), Vec<WatcherSlot>>,
     next_id: u64,
 }
 
@@ -118,7 +121,10 @@ impl XdsClient {
     }
 
     /// A client with explicit options.
-    pub fn with_options(bootstrap: &Bootstrap, options: ClientOptions) -> Result<Self, ClientError> {
+    pub fn with_options(
+        bootstrap: &Bootstrap,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
         let server = bootstrap.xds_servers.first().ok_or(ClientError::NoServer)?;
         let endpoint = endpoint_for(server, options.connect_timeout)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
@@ -233,7 +239,9 @@ impl Drop for ResourceWatcher {
                 return;
             }
             state.watchers.remove(&key);
-            state.core.unsubscribe(self.kind, &self.name, Instant::now());
+            state
+                .core
+                .unsubscribe(self.kind, &self.name, Instant::now());
         }
         shared.wake.notify_one();
     }

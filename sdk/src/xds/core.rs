@@ -37,7 +37,8 @@ pub const RESOURCE_TIMEOUT: Duration = Duration::from_secs(15);
 pub const RESOURCE_TIMEOUT_TRANSIENT: Duration = Duration::from_secs(30);
 
 /// The decode entry point the core uses (normally [`resource::decode`]).
-pub type DecodeFn = fn(ResourceKind, &Any, &DecodeContext) -> Result<(String, Resource), DecodeError>;
+pub type DecodeFn =
+    fn(ResourceKind, &Any, &DecodeContext) -> Result<(String, Resource), DecodeError>;
 
 /// What the core needs to know about this client and its control plane.
 #[derive(Clone, Debug)]
@@ -123,15 +124,23 @@ impl AdsCore {
 
     /// Add `name` to the subscriptions of `kind`. Returns what a new watcher should see first
     /// (the cached value or a known error), if anything. Subscribing twice is harmless.
-    pub fn subscribe(&mut self, kind: ResourceKind, name: &str, now: Instant) -> Option<WatchEvent> {
+    pub fn subscribe(
+        &mut self,
+        kind: ResourceKind,
+        name: &str,
+        now: Instant,
+    ) -> Option<WatchEvent> {
         let ts = self.types.entry(kind).or_default();
         if let Some(rs) = ts.resources.get(name) {
             return rs.current_event(self.transient.as_ref());
         }
-        ts.resources.insert(name.to_string(), ResourceState::requested());
+        ts.resources
+            .insert(name.to_string(), ResourceState::requested());
         let (version, nonce) = (ts.version.clone(), ts.nonce.clone());
         self.queue_request(kind, version, nonce, None, now);
-        self.transient.as_ref().map(|e| WatchEvent::Error(e.clone()))
+        self.transient
+            .as_ref()
+            .map(|e| WatchEvent::Error(e.clone()))
     }
 
     /// Remove `name` from the subscriptions of `kind` and forget its cached value.
@@ -254,7 +263,11 @@ impl AdsCore {
                     kind: *kind,
                     type_url: kind.type_url(),
                     name: name.clone(),
-                    version_info: rs.cached.as_ref().map(|c| c.version.clone()).unwrap_or_default(),
+                    version_info: rs
+                        .cached
+                        .as_ref()
+                        .map(|c| c.version.clone())
+                        .unwrap_or_default(),
                     status: rs.status,
                     xds_config: rs.cached.as_ref().map(|c| c.raw.clone()),
                     last_updated: rs.cached.as_ref().map(|c| c.updated),

@@ -25,7 +25,9 @@ pub enum WatchError {
         message: String,
     },
     /// Data error (A88): the control plane sent the resource but it failed validation (NACKed).
-    #[error("{kind} resource `{name}` version `{version}` from xds server `{server}` rejected: {message}")]
+    #[error(
+        "{kind} resource `{name}` version `{version}` from xds server `{server}` rejected: {message}"
+    )]
     Invalid {
         /// Resource kind.
         kind: ResourceKind,

@@ -148,7 +148,6 @@ pub(crate) fn cluster_load_assignment(cluster_name: &str, port: u32) -> Any {
     })
 }
 
-
 /// A SotW response of `kind`.
 pub(crate) fn response(
     kind: ResourceKind,

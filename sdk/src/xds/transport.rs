@@ -71,7 +71,12 @@ async fn stream_once(
         .await
     {
         Ok(r) => r.into_inner(),
-        Err(s) => return (false, format!("stream refused: {}: {}", s.code(), s.message())),
+        Err(s) => {
+            return (
+                false,
+                format!("stream refused: {}: {}", s.code(), s.message()),
+            );
+        }
     };
     status.send_modify(|s| s.state = ConnectionState::Connected);
     let mut got_response = false;

@@ -8,6 +8,7 @@
 //! good value unless `fail_on_data_errors`. RDS/EDS resources are never deleted by absence.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use meshwork_proto::envoy::service::discovery::v3::DiscoveryResponse;
 use meshwork_proto::google::protobuf::Any;
@@ -45,7 +46,7 @@ impl AdsCore {
         };
         let (outcomes, mut problems) = self.decode_all(kind, &resp.resources);
         let has_nameless_error = !problems.is_empty();
-        problems.extend(outcomes.iter().filter_map(|(_, o)| match o {
+        problems.extend(outcomes.values().filter_map(|o| match o {
             Outcome::Invalid(m, _) => Some(m.clone()),
             Outcome::Valid(..) => None,
         }));
@@ -179,12 +180,17 @@ impl AdsCore {
             if !wanted(&name) {
                 continue;
             }
-            if outcomes.contains_key(&name) {
-                let message =
-                    format!("{kind} resource `{name}` appears more than once in the response");
-                outcomes.insert(name, Outcome::Invalid(message, Some(any.clone())));
-            } else {
-                outcomes.insert(name, outcome);
+            match outcomes.entry(name) {
+                Entry::Occupied(mut slot) => {
+                    let message = format!(
+                        "{kind} resource `{}` appears more than once in the response",
+                        slot.key()
+                    );
+                    slot.insert(Outcome::Invalid(message, Some(any.clone())));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(outcome);
+                }
             }
         }
         (outcomes, nameless)

@@ -23,16 +23,16 @@ fn strict_decode(
     any: &Any,
     ctx: &DecodeContext,
 ) -> Result<(String, Resource), DecodeError> {
-    if kind == LDS && any.type_url == kind.type_url() {
-        if let Ok(l) = ListenerPb::decode(any.value.as_slice()) {
-            if l.api_listener.is_none() {
-                return Err(DecodeError {
-                    kind,
-                    name: Some(l.name),
-                    message: "not an API listener; expected api_listener".to_string(),
-                });
-            }
-        }
+    if kind == LDS
+        && any.type_url == kind.type_url()
+        && let Ok(l) = ListenerPb::decode(any.value.as_slice())
+        && l.api_listener.is_none()
+    {
+        return Err(DecodeError {
+            kind,
+            name: Some(l.name),
+            message: "not an API listener; expected api_listener".to_string(),
+        });
     }
     resource::decode(kind, any, ctx)
 }
@@ -91,7 +91,11 @@ fn node_goes_only_on_the_first_request_of_each_stream() {
     let node = reqs[0].node.as_ref().expect("node on first request");
     assert_eq!(node.id, "meshwork-test-node");
     assert_eq!(node.user_agent_name, "meshwork");
-    assert!(node.client_features.iter().any(|f| f == "xds.config.resource-in-sotw"));
+    assert!(
+        node.client_features
+            .iter()
+            .any(|f| f == "xds.config.resource-in-sotw")
+    );
     assert!(reqs[1].node.is_none());
 
     h.core.on_stream_closed(true, "bye");
@@ -112,7 +116,10 @@ fn ack_carries_the_response_version_and_nonce() {
     );
     assert_eq!(first.resource_names, ["a"]);
     let notes = h.respond(LDS, "v1", "n1", vec![fx::listener("a", "r")]);
-    assert!(matches!(events(&notes)[..], [("a", WatchEvent::Changed(_))]));
+    assert!(matches!(
+        events(&notes)[..],
+        [("a", WatchEvent::Changed(_))]
+    ));
     let ack = h.one_request();
     assert_eq!(ack.version_info, "v1");
     assert_eq!(ack.response_nonce, "n1");
@@ -140,7 +147,11 @@ fn nack_sends_last_accepted_version_and_keeps_the_previous_resource() {
     let status = nack.error_detail.expect("error_detail on NACK");
     assert_eq!(status.code, 3, "INVALID_ARGUMENT");
     assert!(status.message.contains("`a`"), "{}", status.message);
-    assert!(status.message.contains("api_listener"), "{}", status.message);
+    assert!(
+        status.message.contains("api_listener"),
+        "{}",
+        status.message
+    );
 
     let dump = h.core.config_dump(h.t0);
     let a = &dump.resources[0];
@@ -246,7 +257,12 @@ fn a_resource_of_the_wrong_type_nacks_the_response() {
     let mut h = Harness::connected(&[]);
     h.sub(CDS, "c");
     h.core.take_requests();
-    h.respond(CDS, "v1", "n1", vec![fx::cluster("c"), fx::listener("l", "r")]);
+    h.respond(
+        CDS,
+        "v1",
+        "n1",
+        vec![fx::cluster("c"), fx::listener("l", "r")],
+    );
     let nack = h.one_request();
     assert_eq!(nack.version_info, "");
     assert!(nack.error_detail.is_some());
@@ -261,8 +277,15 @@ fn a_resource_of_the_wrong_type_nacks_the_response() {
 fn unchanged_resend_does_not_notify() {
     let mut h = Harness::connected(&[]);
     h.sub(EDS, "e");
-    assert_eq!(h.respond(EDS, "v1", "n1", vec![fx::cluster_load_assignment("e", 1)]).len(), 1);
-    assert!(h.respond(EDS, "v2", "n2", vec![fx::cluster_load_assignment("e", 1)]).is_empty());
+    assert_eq!(
+        h.respond(EDS, "v1", "n1", vec![fx::cluster_load_assignment("e", 1)])
+            .len(),
+        1
+    );
+    assert!(
+        h.respond(EDS, "v2", "n2", vec![fx::cluster_load_assignment("e", 1)])
+            .is_empty()
+    );
     assert_eq!(h.core.config_dump(h.t0).resources[0].version_info, "v2");
 }
 
@@ -276,15 +299,27 @@ fn does_not_exist_fires_after_15s_and_not_before() {
     match &events(&notes)[..] {
         [("missing", WatchEvent::DoesNotExist(e @ WatchError::NotFound { .. }))] => {
             let text = e.to_string();
-            assert!(text.contains("missing") && text.contains("127.0.0.1:18000"), "{text}");
+            assert!(
+                text.contains("missing") && text.contains("127.0.0.1:18000"),
+                "{text}"
+            );
         }
         other => panic!("expected DoesNotExist, got {other:?}"),
     }
-    assert_eq!(h.core.config_dump(h.t0).resources[0].status, ResourceStatus::DoesNotExist);
+    assert_eq!(
+        h.core.config_dump(h.t0).resources[0].status,
+        ResourceStatus::DoesNotExist
+    );
     // A new watcher learns it at once; a late resource is still accepted.
-    assert!(matches!(h.sub(LDS, "missing"), Some(WatchEvent::DoesNotExist(_))));
+    assert!(matches!(
+        h.sub(LDS, "missing"),
+        Some(WatchEvent::DoesNotExist(_))
+    ));
     let notes = h.respond(LDS, "v1", "n1", vec![fx::listener("missing", "r")]);
-    assert!(matches!(events(&notes)[..], [("missing", WatchEvent::Changed(_))]));
+    assert!(matches!(
+        events(&notes)[..],
+        [("missing", WatchEvent::Changed(_))]
+    ));
 }
 
 #[test]
@@ -299,7 +334,10 @@ fn resource_timer_is_transient_error_waits_30s() {
 fn timer_does_not_run_while_disconnected() {
     let mut h = Harness::new(&[]);
     h.sub(LDS, "a");
-    assert!(h.core.take_requests().is_empty(), "nothing to send without a stream");
+    assert!(
+        h.core.take_requests().is_empty(),
+        "nothing to send without a stream"
+    );
     assert_eq!(h.core.next_deadline(), None);
     assert!(h.core.on_tick(h.at(60.0)).is_empty());
 
@@ -352,7 +390,12 @@ fn reconnect_resends_every_type_with_last_version_empty_nonce_full_names() {
         summary,
         [
             (LDS.type_url(), "lv1", "", vec!["l".to_string()]),
-            (CDS.type_url(), "cv1", "", vec!["c1".to_string(), "c2".to_string()]),
+            (
+                CDS.type_url(),
+                "cv1",
+                "",
+                vec!["c1".to_string(), "c2".to_string()]
+            ),
         ],
         "no request for RDS/EDS, never subscribed"
     );
@@ -384,7 +427,12 @@ fn lds_cds_deletion_is_ambient_by_default_and_rds_eds_are_never_deleted_by_absen
     let mut h = Harness::connected(&[]);
     h.sub(LDS, "a");
     h.sub(LDS, "b");
-    h.respond(LDS, "v1", "n1", vec![fx::listener("a", "r"), fx::listener("b", "r")]);
+    h.respond(
+        LDS,
+        "v1",
+        "n1",
+        vec![fx::listener("a", "r"), fx::listener("b", "r")],
+    );
     let notes = h.respond(LDS, "v2", "n2", vec![fx::listener("a", "r")]);
     assert!(matches!(
         events(&notes)[..],
@@ -394,16 +442,38 @@ fn lds_cds_deletion_is_ambient_by_default_and_rds_eds_are_never_deleted_by_absen
     let b = dump.resources.iter().find(|r| r.name == "b").expect("b");
     assert!(b.xds_config.is_some(), "A88: cache keeps serving");
     // Not reported twice.
-    assert!(h.respond(LDS, "v3", "n3", vec![fx::listener("a", "r")]).is_empty());
+    assert!(
+        h.respond(LDS, "v3", "n3", vec![fx::listener("a", "r")])
+            .is_empty()
+    );
 
     h.sub(RDS, "r1");
     h.sub(RDS, "r2");
-    h.respond(RDS, "v1", "n4", vec![fx::route_configuration("r1", "c"), fx::route_configuration("r2", "c")]);
-    assert!(h.respond(RDS, "v2", "n5", vec![fx::route_configuration("r1", "c")]).is_empty());
+    h.respond(
+        RDS,
+        "v1",
+        "n4",
+        vec![
+            fx::route_configuration("r1", "c"),
+            fx::route_configuration("r2", "c"),
+        ],
+    );
+    assert!(
+        h.respond(RDS, "v2", "n5", vec![fx::route_configuration("r1", "c")])
+            .is_empty()
+    );
     h.sub(EDS, "e");
     h.respond(EDS, "v1", "n6", vec![fx::cluster_load_assignment("e", 1)]);
     assert!(h.respond(EDS, "v2", "n7", vec![]).is_empty());
-    assert_eq!(h.core.config_dump(h.t0).resources.iter().filter(|r| r.status == ResourceStatus::Acked).count(), 4);
+    assert_eq!(
+        h.core
+            .config_dump(h.t0)
+            .resources
+            .iter()
+            .filter(|r| r.status == ResourceStatus::Acked)
+            .count(),
+        4
+    );
 }
 
 #[test]
