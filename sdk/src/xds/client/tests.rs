@@ -1,0 +1,291 @@
+//! Shell tests over a real loopback socket against a small fake ADS server (a tonic server
+//! implementing `AggregatedDiscoveryService`, driven step by step by each test).
+//!
+//! These run on real time with a fast backoff; every wait is bounded.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use meshwork_proto::envoy::service::discovery::v3::aggregated_discovery_service_server::{
+    AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
+};
+use meshwork_proto::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::{Request, Response, Status, Streaming};
+
+use super::*;
+use crate::xds::dump::ResourceStatus;
+use crate::xds::error::WatchError;
+use crate::xds::test_fixtures as fx;
+
+const LDS: ResourceKind = ResourceKind::Listener;
+const BOUND: Duration = Duration::from_secs(10);
+
+/// One ADS stream as the fake server sees it.
+struct FakeStream {
+    requests: Streaming<DiscoveryRequest>,
+    responses: mpsc::Sender<Result<DiscoveryResponse, Status>>,
+}
+
+struct FakeAds {
+    streams: mpsc::UnboundedSender<FakeStream>,
+}
+
+#[tonic::async_trait]
+impl AggregatedDiscoveryService for FakeAds {
+    type StreamAggregatedResourcesStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
+    type DeltaAggregatedResourcesStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
+
+    async fn stream_aggregated_resources(
+        &self,
+        request: Request<Streaming<DiscoveryRequest>>,
+    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
+        let (responses, rx) = mpsc::channel(16);
+        let _ = self.streams.send(FakeStream {
+            requests: request.into_inner(),
+            responses,
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn delta_aggregated_resources(
+        &self,
+        _request: Request<Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
+        Err(Status::unimplemented(
+            "the fake serves state of the world only",
+        ))
+    }
+}
+
+/// A running fake control plane.
+struct FakeServer {
+    addr: SocketAddr,
+    streams: mpsc::UnboundedReceiver<FakeStream>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeServer {
+    async fn start() -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, streams) = mpsc::unbounded_channel();
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(AggregatedDiscoveryServiceServer::new(FakeAds {
+                    streams: tx,
+                }))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                    let _ = stop.await;
+                })
+                .await;
+        });
+        FakeServer {
+            addr,
+            streams,
+            shutdown: Some(shutdown),
+            task,
+        }
+    }
+
+    async fn next_stream(&mut self) -> FakeStream {
+        bounded(self.streams.recv())
+            .await
+            .expect("a new ADS stream")
+    }
+
+    /// Stop accepting; returns once the server is gone (open streams must be dropped first).
+    async fn stop(mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        let _ = bounded(&mut self.task).await;
+    }
+}
+
+impl FakeStream {
+    async fn next_request(&mut self) -> DiscoveryRequest {
+        bounded(self.requests.message())
+            .await
+            .expect("request stream failed")
+            .expect("request stream ended")
+    }
+
+    async fn send(&self, resp: DiscoveryResponse) {
+        self.responses.send(Ok(resp)).await.expect("stream open");
+    }
+}
+
+async fn bounded<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(BOUND, f)
+        .await
+        .expect("condition not reached within the bound")
+}
+
+fn client_for(server: &FakeServer) -> XdsClient {
+    let options = ClientOptions {
+        backoff: BackoffConfig {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            ..BackoffConfig::default()
+        },
+        rng_seed: Some(42),
+        connect_timeout: Duration::from_secs(2),
+    };
+    XdsClient::with_options(&fx::bootstrap(&server.addr.to_string(), &[]), options).expect("client")
+}
+
+async fn next_event(w: &mut ResourceWatcher) -> WatchEvent {
+    bounded(w.next()).await.expect("watcher open")
+}
+
+#[tokio::test]
+async fn watch_receives_the_resource_and_the_client_acks() {
+    let mut server = FakeServer::start().await;
+    let client = client_for(&server);
+    let mut w = client.watch(LDS, "a");
+    let mut stream = server.next_stream().await;
+    let first = stream.next_request().await;
+    assert!(first.node.is_some());
+    assert_eq!(first.resource_names, ["a"]);
+
+    stream
+        .send(fx::response(LDS, "v1", "n1", vec![fx::listener("a", "r")]))
+        .await;
+    assert!(matches!(next_event(&mut w).await, WatchEvent::Changed(_)));
+    let ack = stream.next_request().await;
+    assert_eq!(
+        (ack.version_info.as_str(), ack.response_nonce.as_str()),
+        ("v1", "n1")
+    );
+    assert!(ack.node.is_none());
+    assert_eq!(client.connection_status().state, ConnectionState::Connected);
+
+    // A second watcher gets the cached value at once; dropping it keeps the subscription.
+    let mut w2 = client.watch(LDS, "a");
+    assert!(matches!(next_event(&mut w2).await, WatchEvent::Changed(_)));
+    drop(w2);
+    let dump = client.config_dump();
+    assert_eq!(dump.resources.len(), 1);
+    assert_eq!(dump.resources[0].status, ResourceStatus::Acked);
+    assert_eq!(dump.resources[0].xds_config, Some(fx::listener("a", "r")));
+
+    // Dropping the last watcher unsubscribes.
+    drop(w);
+    let unsub = stream.next_request().await;
+    assert!(unsub.resource_names.is_empty());
+    assert_eq!(unsub.version_info, "v1");
+}
+
+#[tokio::test]
+async fn reconnects_after_the_server_drops_the_stream() {
+    let mut server = FakeServer::start().await;
+    let client = client_for(&server);
+    let mut w = client.watch(LDS, "a");
+    let mut stream = server.next_stream().await;
+    stream.next_request().await;
+    stream
+        .send(fx::response(LDS, "v1", "n1", vec![fx::listener("a", "r")]))
+        .await;
+    assert!(matches!(next_event(&mut w).await, WatchEvent::Changed(_)));
+    stream.next_request().await;
+    drop(stream);
+
+    let mut stream = server.next_stream().await;
+    let again = stream.next_request().await;
+    assert!(again.node.is_some(), "node on the new stream");
+    assert_eq!(again.version_info, "v1");
+    assert_eq!(again.response_nonce, "");
+    assert_eq!(again.resource_names, ["a"]);
+    // The same content on the new stream is not news for the watcher; a new listener is.
+    stream
+        .send(fx::response(LDS, "v1", "n2", vec![fx::listener("a", "r")]))
+        .await;
+    stream.next_request().await;
+    let mut w_b = client.watch(LDS, "b");
+    let grown = stream.next_request().await;
+    assert_eq!(grown.resource_names, ["a", "b"]);
+    stream
+        .send(fx::response(
+            LDS,
+            "v2",
+            "n3",
+            vec![fx::listener("a", "r"), fx::listener("b", "r")],
+        ))
+        .await;
+    assert!(matches!(next_event(&mut w_b).await, WatchEvent::Changed(_)));
+    assert!(
+        w.events.try_recv().is_err(),
+        "no event for the unchanged `a`"
+    );
+}
+
+#[tokio::test]
+async fn cached_config_keeps_serving_while_the_server_is_down() {
+    let mut server = FakeServer::start().await;
+    let client = client_for(&server);
+    let mut w = client.watch(LDS, "a");
+    let mut stream = server.next_stream().await;
+    stream.next_request().await;
+    stream
+        .send(fx::response(LDS, "v1", "n1", vec![fx::listener("a", "r")]))
+        .await;
+    assert!(matches!(next_event(&mut w).await, WatchEvent::Changed(_)));
+    stream.next_request().await;
+    drop(stream);
+    server.stop().await;
+
+    match next_event(&mut w).await {
+        WatchEvent::AmbientError(WatchError::Unreachable { .. }) => {}
+        other => panic!("expected an ambient unreachable error, got {other:?}"),
+    }
+    let dump = client.config_dump();
+    assert_eq!(dump.resources[0].status, ResourceStatus::Acked);
+    assert!(dump.resources[0].xds_config.is_some());
+    let status = client.connection_status();
+    assert_ne!(status.state, ConnectionState::Connected);
+    assert!(status.last_error.is_some());
+    // A new watcher of the cached resource still gets it.
+    let mut w2 = client.watch(LDS, "a");
+    assert!(matches!(next_event(&mut w2).await, WatchEvent::Changed(_)));
+}
+
+#[tokio::test]
+async fn dropping_the_last_client_handle_stops_the_stream() {
+    let mut server = FakeServer::start().await;
+    let client = client_for(&server);
+    let clone = client.clone();
+    let mut w = client.watch(LDS, "a");
+    let mut stream = server.next_stream().await;
+    stream.next_request().await;
+    drop(client);
+    drop(clone);
+    assert_eq!(bounded(w.next()).await, None, "watchers see the end");
+    let ended = bounded(stream.requests.message()).await;
+    assert!(
+        !matches!(ended, Ok(Some(_))),
+        "request stream ends: {ended:?}"
+    );
+}
+
+#[tokio::test]
+async fn tls_credentials_are_reported_as_unsupported() {
+    let mut b = fx::bootstrap("127.0.0.1:1", &[]);
+    b.xds_servers[0].channel_creds = ChannelCreds::Tls {
+        ca_certificate_file: None,
+        certificate_file: None,
+        private_key_file: None,
+    };
+    let err = XdsClient::new(&b).expect_err("tls unsupported");
+    assert!(matches!(
+        err,
+        ClientError::UnsupportedCredentials { creds: "tls", .. }
+    ));
+}
