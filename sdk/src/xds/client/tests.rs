@@ -278,11 +278,7 @@ async fn dropping_the_last_client_handle_stops_the_stream() {
 #[tokio::test]
 async fn tls_credentials_are_reported_as_unsupported() {
     let mut b = fx::bootstrap("127.0.0.1:1", &[]);
-    b.xds_servers[0].channel_creds = ChannelCreds::Tls {
-        ca_certificate_file: None,
-        certificate_file: None,
-        private_key_file: None,
-    };
+    b.xds_servers[0].channel_creds = ChannelCreds::tls(None);
     let err = XdsClient::new(&b).expect_err("tls unsupported");
     assert!(matches!(
         err,
