@@ -157,3 +157,6 @@ fn render_issues(origin: &str, issues: &[validate::Issue]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests;
