@@ -239,3 +239,6 @@ pub fn bootstrap_json(server: SocketAddr, node_id: &str) -> String {
     });
     serde_json::to_string_pretty(&bootstrap).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;
