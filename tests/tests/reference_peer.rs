@@ -4,6 +4,9 @@
 //!
 //! Needs the venv from `./scripts/test` (`MESHWORK_PYTHON`).
 
+// Test-only helpers: a failed expectation is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
@@ -25,11 +28,22 @@ struct PeerRun {
 
 async fn run_peer(server: &ServerHandle, node_id: &str, ports: &[u16]) -> PeerRun {
     let python = reference_python().unwrap_or_else(|e| panic!("{e}"));
-    let ports_arg = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    let ports_arg = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let child = tokio::process::Command::new(python)
         .arg(peer_script("xds_reference_client.py"))
         .args(["--xds-server", &server.local_addr().to_string()])
-        .args(["--node-id", node_id, "--target", SERVICE, "--ports", &ports_arg])
+        .args([
+            "--node-id",
+            node_id,
+            "--target",
+            SERVICE,
+            "--ports",
+            &ports_arg,
+        ])
         .args(["--rpcs", &RPCS.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -38,11 +52,17 @@ async fn run_peer(server: &ServerHandle, node_id: &str, ports: &[u16]) -> PeerRu
         .expect("spawn the Python reference client");
     let output = tokio::time::timeout(PEER_TIMEOUT, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("Python reference client did not finish within {PEER_TIMEOUT:?}"))
+        .unwrap_or_else(|_| {
+            panic!("Python reference client did not finish within {PEER_TIMEOUT:?}")
+        })
         .expect("wait for the Python reference client");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "reference client failed ({}):\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "reference client failed ({}):\n{stderr}",
+        output.status
+    );
     let json: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("reference client printed no JSON ({e}):\n{stdout}\n{stderr}"));
     let counts = json["counts"]
@@ -95,14 +115,24 @@ async fn grpc_reference_client_round_robins_over_every_backend() {
         endpoint(ports[2])
     ))
     .unwrap();
-    let server = XdsServer::start("127.0.0.1:0".parse().unwrap(), mesh).await.unwrap();
+    let server = XdsServer::start("127.0.0.1:0".parse().unwrap(), mesh)
+        .await
+        .unwrap();
 
     let run = run_peer(&server, "python-rr", &ports).await;
 
     assert!(run.failures.is_empty(), "RPCs failed: {:?}", run.failures);
     for port in &ports {
-        let got = run.counts.get(&format!("backend-{port}")).copied().unwrap_or(0);
-        assert!(got > 0, "backend on port {port} got no RPCs: {:?}", run.counts);
+        let got = run
+            .counts
+            .get(&format!("backend-{port}"))
+            .copied()
+            .unwrap_or(0);
+        assert!(
+            got > 0,
+            "backend on port {port} got no RPCs: {:?}",
+            run.counts
+        );
     }
     assert_eq!(run.counts.values().sum::<u64>(), RPCS);
     assert_all_acked(&server, "python-rr").await;
@@ -128,7 +158,9 @@ async fn grpc_reference_client_follows_a_100_0_weighted_split() {
         endpoint(ports[2])
     ))
     .unwrap();
-    let server = XdsServer::start("127.0.0.1:0".parse().unwrap(), mesh).await.unwrap();
+    let server = XdsServer::start("127.0.0.1:0".parse().unwrap(), mesh)
+        .await
+        .unwrap();
 
     let run = run_peer(&server, "python-split", &ports).await;
 

@@ -50,7 +50,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mesh = Mesh::load(&args.config)?;
     let initial = std::fs::read_to_string(&args.config).ok();
     let server = XdsServer::start(args.listen, mesh.clone()).await?;
-    print_summary(&args, &mesh, &server.bootstrap_json(&args.node_id), server.local_addr());
+    print_summary(
+        &args,
+        &mesh,
+        &server.bootstrap_json(&args.node_id),
+        server.local_addr(),
+    );
 
     let watcher = FileWatcher::new(&args.config, initial);
     tokio::select! {
@@ -65,7 +70,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn print_summary(args: &Args, mesh: &Mesh, bootstrap: &str, addr: SocketAddr) {
-    println!("meshwork-xds serving {} on {addr} (ADS, xDS v3)", args.config.display());
+    println!(
+        "meshwork-xds serving {} on {addr} (ADS, xDS v3)",
+        args.config.display()
+    );
     for service in &mesh.services {
         println!(
             "  listener {:<28} -> route config {}",
@@ -86,7 +94,9 @@ fn print_summary(args: &Args, mesh: &Mesh, bootstrap: &str, addr: SocketAddr) {
             endpoints.join(", ")
         );
     }
-    println!("\nSave this as bootstrap.json and export GRPC_XDS_BOOTSTRAP=$PWD/bootstrap.json:\n{bootstrap}");
+    println!(
+        "\nSave this as bootstrap.json and export GRPC_XDS_BOOTSTRAP=$PWD/bootstrap.json:\n{bootstrap}"
+    );
     if let Some(service) = mesh.services.first() {
         println!("\nthen dial xds:///{}", service.listener_name());
     }

@@ -99,10 +99,10 @@ async fn run_stream(
                     log_event(&event);
                     store.record(event);
                 }
-                if let Some(response) = outcome.response {
-                    if !send(&tx, response, protocol.node_id()).await {
-                        return;
-                    }
+                if let Some(response) = outcome.response
+                    && !send(&tx, response, protocol.node_id()).await
+                {
+                    return;
                 }
             }
             changed = snapshots.changed() => {
@@ -130,10 +130,19 @@ async fn send(tx: &Outbound, response: DiscoveryResponse, node: &str) -> bool {
 
 fn log_event(event: &AckEvent) {
     match event {
-        AckEvent::Ack { node_id, type_url, version } => {
+        AckEvent::Ack {
+            node_id,
+            type_url,
+            version,
+        } => {
             tracing::debug!(node = %node_id, %type_url, %version, "ACK");
         }
-        AckEvent::Nack { node_id, type_url, version, message } => {
+        AckEvent::Nack {
+            node_id,
+            type_url,
+            version,
+            message,
+        } => {
             tracing::warn!(node = %node_id, %type_url, %version, %message, "NACK");
         }
     }

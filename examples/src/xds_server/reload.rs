@@ -35,12 +35,19 @@ impl FileWatcher {
     /// Watches `path`, treating `initial` as the content already served.
     pub fn new(path: &Path, initial: Option<String>) -> FileWatcher {
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        FileWatcher { path: path.to_path_buf(), modified, content: initial }
+        FileWatcher {
+            path: path.to_path_buf(),
+            modified,
+            content: initial,
+        }
     }
 
     /// Checks the file once. `None`: nothing new (same mtime, or same content).
     pub async fn poll(&mut self) -> Option<Change> {
-        let modified = tokio::fs::metadata(&self.path).await.and_then(|m| m.modified()).ok();
+        let modified = tokio::fs::metadata(&self.path)
+            .await
+            .and_then(|m| m.modified())
+            .ok();
         if modified.is_some() && modified == self.modified {
             return None;
         }
@@ -48,7 +55,10 @@ impl FileWatcher {
         let text = match tokio::fs::read_to_string(&self.path).await {
             Ok(text) => text,
             Err(source) => {
-                let err = MeshError::Read { path: self.path.clone(), source };
+                let err = MeshError::Read {
+                    path: self.path.clone(),
+                    source,
+                };
                 return Some(Change::Rejected(err));
             }
         };
@@ -57,10 +67,12 @@ impl FileWatcher {
         }
         self.content = Some(text.clone());
         let format = super::mesh::Format::detect(Some(&self.path), &text);
-        Some(match Mesh::parse(&text, format, &self.path.display().to_string()) {
-            Ok(mesh) => Change::Mesh(Box::new(mesh)),
-            Err(e) => Change::Rejected(e),
-        })
+        Some(
+            match Mesh::parse(&text, format, &self.path.display().to_string()) {
+                Ok(mesh) => Change::Mesh(Box::new(mesh)),
+                Err(e) => Change::Rejected(e),
+            },
+        )
     }
 }
 
@@ -74,7 +86,9 @@ pub async fn watch_file(mut watcher: FileWatcher, server: &ServerHandle) {
         match watcher.poll().await {
             None => {}
             Some(Change::Mesh(mesh)) => match server.set_mesh(&mesh) {
-                Ok(version) => tracing::info!(file = %watcher.path.display(), version, "mesh reloaded"),
+                Ok(version) => {
+                    tracing::info!(file = %watcher.path.display(), version, "mesh reloaded")
+                }
                 Err(e) => tracing::error!(file = %watcher.path.display(), "{e}"),
             },
             Some(Change::Rejected(e)) => {
@@ -88,7 +102,8 @@ pub async fn watch_file(mut watcher: FileWatcher, server: &ServerHandle) {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "services:\n  - host: a\n    port: 1\n    cluster: c\nclusters:\n  - name: c\n";
+    const GOOD: &str =
+        "services:\n  - host: a\n    port: 1\n    cluster: c\nclusters:\n  - name: c\n";
 
     #[tokio::test]
     async fn reports_changes_once_and_rejects_bad_content() {
@@ -97,7 +112,10 @@ mod tests {
         let path = dir.join("mesh.yaml");
         std::fs::write(&path, GOOD).unwrap();
         let mut watcher = FileWatcher::new(&path, Some(GOOD.to_owned()));
-        assert!(watcher.poll().await.is_none(), "unchanged file must not reload");
+        assert!(
+            watcher.poll().await.is_none(),
+            "unchanged file must not reload"
+        );
 
         let changed = GOOD.replace("port: 1", "port: 2");
         std::fs::write(&path, &changed).unwrap();
@@ -118,7 +136,10 @@ mod tests {
             }
             other => panic!("expected a rejection, got {other:?}"),
         }
-        assert!(watcher.poll().await.is_none(), "same bad content is reported once");
+        assert!(
+            watcher.poll().await.is_none(),
+            "same bad content is reported once"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

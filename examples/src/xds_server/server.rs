@@ -66,10 +66,14 @@ impl XdsServer {
         let resources = translate::translate(&mesh).map_err(ServerError::InvalidMesh)?;
         let listener = TcpListener::bind(listen)
             .await
-            .map_err(|source| ServerError::Bind { addr: listen, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr: listen, source })?;
+            .map_err(|source| ServerError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
         let store = Arc::new(Store::new(resources));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let service = AggregatedDiscoveryServiceServer::new(AdsService {
@@ -90,7 +94,12 @@ impl XdsServer {
             }
         });
         tracing::info!(%local_addr, "xDS server listening");
-        Ok(ServerHandle { local_addr, store, shutdown, task: Some(task) })
+        Ok(ServerHandle {
+            local_addr,
+            store,
+            shutdown,
+            task: Some(task),
+        })
     }
 }
 
@@ -153,9 +162,11 @@ impl ServerHandle {
         version: u64,
         timeout: Duration,
     ) -> Result<(), ServerError> {
-        self.wait_log(timeout, format!("ACK of {type_url} version >= {version} from node `{node_id}`"), |log| {
-            log.acked_at_least(node_id, type_url, version).then_some(())
-        })
+        self.wait_log(
+            timeout,
+            format!("ACK of {type_url} version >= {version} from node `{node_id}`"),
+            |log| log.acked_at_least(node_id, type_url, version).then_some(()),
+        )
         .await
     }
 
@@ -170,9 +181,14 @@ impl ServerHandle {
             .ack_log()
             .status(node_id, type_url)
             .map_or(0, |s| s.nacks.len());
-        self.wait_log(timeout, format!("NACK of {type_url} from node `{node_id}`"), |log| {
-            log.status(node_id, type_url).and_then(|s| s.nacks.get(seen).cloned())
-        })
+        self.wait_log(
+            timeout,
+            format!("NACK of {type_url} from node `{node_id}`"),
+            |log| {
+                log.status(node_id, type_url)
+                    .and_then(|s| s.nacks.get(seen).cloned())
+            },
+        )
         .await
     }
 
@@ -210,10 +226,12 @@ impl ServerHandle {
     /// Stops accepting, closes every ADS stream and waits (bounded) for the server to finish.
     pub async fn shutdown(mut self) {
         self.shutdown.send_replace(true);
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
-                task.abort();
-            }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
         }
     }
 }

@@ -113,18 +113,30 @@ impl AckLog {
 
     fn record(&mut self, event: &AckEvent) {
         match event {
-            AckEvent::Ack { node_id, type_url, version } => {
+            AckEvent::Ack {
+                node_id,
+                type_url,
+                version,
+            } => {
                 self.entries
                     .entry((node_id.clone(), type_url.clone()))
                     .or_default()
                     .last_acked = Some(version.clone());
             }
-            AckEvent::Nack { node_id, type_url, version, message } => {
+            AckEvent::Nack {
+                node_id,
+                type_url,
+                version,
+                message,
+            } => {
                 self.entries
                     .entry((node_id.clone(), type_url.clone()))
                     .or_default()
                     .nacks
-                    .push(NackRecord { version: version.clone(), message: message.clone() });
+                    .push(NackRecord {
+                        version: version.clone(),
+                        message: message.clone(),
+                    });
             }
         }
     }
@@ -148,7 +160,11 @@ struct Inner {
 impl Store {
     pub(crate) fn new(mesh: ResourceMap) -> Store {
         let store = Store {
-            inner: Mutex::new(Inner { version: 0, mesh, raw: BTreeMap::new() }),
+            inner: Mutex::new(Inner {
+                version: 0,
+                mesh,
+                raw: BTreeMap::new(),
+            }),
             snapshot: watch::Sender::new(Arc::new(Snapshot::default())),
             acks: watch::Sender::new(AckLog::default()),
             events: broadcast::Sender::new(256),
@@ -164,10 +180,14 @@ impl Store {
         inner.version += 1;
         let mut resources = inner.mesh.clone();
         for ((type_url, name), any) in &inner.raw {
-            resources.entry(type_url.clone()).or_default().insert(name.clone(), any.clone());
+            resources
+                .entry(type_url.clone())
+                .or_default()
+                .insert(name.clone(), any.clone());
         }
         let version = inner.version;
-        self.snapshot.send_replace(Arc::new(Snapshot { version, resources }));
+        self.snapshot
+            .send_replace(Arc::new(Snapshot { version, resources }));
         version
     }
 
@@ -177,7 +197,9 @@ impl Store {
 
     pub(crate) fn set_raw(&self, type_url: &str, name: &str, any: Any) -> u64 {
         self.update(|inner| {
-            inner.raw.insert((type_url.to_owned(), name.to_owned()), any);
+            inner
+                .raw
+                .insert((type_url.to_owned(), name.to_owned()), any);
         })
     }
 

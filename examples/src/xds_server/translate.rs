@@ -52,21 +52,43 @@ pub fn translate(mesh: &Mesh) -> Result<ResourceMap, Vec<validate::Issue>> {
     }
     for service in &mesh.services {
         let listener = listener::listener(mesh, service);
-        insert(&mut out, type_url::LISTENER, listener.name.clone(), to_any(&listener));
+        insert(
+            &mut out,
+            type_url::LISTENER,
+            listener.name.clone(),
+            to_any(&listener),
+        );
         let routes = route::route_configuration(mesh, service);
-        insert(&mut out, type_url::ROUTE_CONFIGURATION, routes.name.clone(), to_any(&routes));
+        insert(
+            &mut out,
+            type_url::ROUTE_CONFIGURATION,
+            routes.name.clone(),
+            to_any(&routes),
+        );
     }
     for c in &mesh.clusters {
         let cluster = cluster::cluster(mesh, c);
-        insert(&mut out, type_url::CLUSTER, cluster.name.clone(), to_any(&cluster));
+        insert(
+            &mut out,
+            type_url::CLUSTER,
+            cluster.name.clone(),
+            to_any(&cluster),
+        );
         let cla = endpoint::load_assignment(mesh, c);
-        insert(&mut out, type_url::CLUSTER_LOAD_ASSIGNMENT, cla.cluster_name.clone(), to_any(&cla));
+        insert(
+            &mut out,
+            type_url::CLUSTER_LOAD_ASSIGNMENT,
+            cla.cluster_name.clone(),
+            to_any(&cla),
+        );
     }
     Ok(out)
 }
 
 fn insert(out: &mut ResourceMap, type_url: &str, name: String, any: Any) {
-    out.entry(type_url.to_owned()).or_default().insert(name, any);
+    out.entry(type_url.to_owned())
+        .or_default()
+        .insert(name, any);
 }
 
 /// Wraps a message in `Any` with its canonical type URL.

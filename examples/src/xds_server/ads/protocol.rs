@@ -77,10 +77,10 @@ impl StreamProtocol {
 
     /// Handles one request from the client against the current snapshot.
     pub fn on_request(&mut self, req: &DiscoveryRequest, snap: &Snapshot) -> RequestOutcome {
-        if self.node_id.is_none() {
-            if let Some(node) = &req.node {
-                self.node_id = Some(node.id.clone());
-            }
+        if self.node_id.is_none()
+            && let Some(node) = &req.node
+        {
+            self.node_id = Some(node.id.clone());
         }
         let node_id = self.node_id().to_owned();
         let state = self.types.entry(req.type_url.clone()).or_default();
@@ -95,7 +95,11 @@ impl StreamProtocol {
                 Some(status) => AckEvent::Nack {
                     node_id,
                     type_url: req.type_url.clone(),
-                    version: state.sent.as_ref().map(|s| s.version.clone()).unwrap_or_default(),
+                    version: state
+                        .sent
+                        .as_ref()
+                        .map(|s| s.version.clone())
+                        .unwrap_or_default(),
                     message: status.message.clone(),
                 },
                 None => AckEvent::Ack {
@@ -115,7 +119,12 @@ impl StreamProtocol {
     /// make-before-break order.
     pub fn on_snapshot(&mut self, snap: &Snapshot) -> Vec<DiscoveryResponse> {
         let mut order: Vec<String> = PUSH_ORDER.iter().map(|t| (*t).to_owned()).collect();
-        order.extend(self.types.keys().filter(|t| !PUSH_ORDER.contains(&t.as_str())).cloned());
+        order.extend(
+            self.types
+                .keys()
+                .filter(|t| !PUSH_ORDER.contains(&t.as_str()))
+                .cloned(),
+        );
         let mut responses = Vec::new();
         for t in &order {
             if self.types.contains_key(t.as_str()) {
@@ -127,7 +136,12 @@ impl StreamProtocol {
 
     /// Builds a response for `type_url` if the client's view differs from what it should hold,
     /// or if `force` (new subscription) and there is something to say.
-    fn respond(&mut self, type_url: &str, snap: &Snapshot, force: bool) -> Option<DiscoveryResponse> {
+    fn respond(
+        &mut self,
+        type_url: &str,
+        snap: &Snapshot,
+        force: bool,
+    ) -> Option<DiscoveryResponse> {
         let state = self.types.get_mut(type_url)?;
         let wanted: BTreeMap<String, Any> = snap
             .of_type(type_url)
@@ -153,7 +167,10 @@ impl StreamProtocol {
             ..Default::default()
         };
         state.nonce = Some(nonce);
-        state.sent = Some(Sent { version, resources: wanted });
+        state.sent = Some(Sent {
+            version,
+            resources: wanted,
+        });
         Some(response)
     }
 }
@@ -163,8 +180,8 @@ impl TypeState {
     fn subscribe(&mut self, type_url: &str, names: &[String]) -> bool {
         let mut set: BTreeSet<String> = names.iter().cloned().collect();
         let explicit_star = set.remove("*");
-        let wildcard = wildcard_capable(type_url)
-            && (explicit_star || (names.is_empty() && !self.ever_named));
+        let wildcard =
+            wildcard_capable(type_url) && (explicit_star || (names.is_empty() && !self.ever_named));
         if !names.is_empty() {
             self.ever_named = true;
         }

@@ -19,17 +19,25 @@ impl MeshDuration {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
-        let value: f64 = number.parse().map_err(|_| {
-            format!("expected a duration like `250ms` or `1.5s`, found `{text}`")
-        })?;
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("expected a duration like `250ms` or `1.5s`, found `{text}`"))?;
         let seconds_per_unit = match unit {
             "us" => 1e-6,
             "ms" => 1e-3,
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            "" => return Err(format!("duration `{text}` has no unit; write e.g. `{text}s` or `{text}ms`")),
-            other => return Err(format!("unknown duration unit `{other}` in `{text}`; use us, ms, s, m or h")),
+            "" => {
+                return Err(format!(
+                    "duration `{text}` has no unit; write e.g. `{text}s` or `{text}ms`"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` in `{text}`; use us, ms, s, m or h"
+                ));
+            }
         };
         let seconds = value * seconds_per_unit;
         Duration::try_from_secs_f64(seconds)
@@ -76,16 +84,35 @@ mod tests {
 
     #[test]
     fn parses_units_and_fractions() {
-        assert_eq!(MeshDuration::parse("250ms").unwrap().0, Duration::from_millis(250));
-        assert_eq!(MeshDuration::parse("1.5s").unwrap().0, Duration::from_millis(1500));
-        assert_eq!(MeshDuration::parse("2m").unwrap().0, Duration::from_secs(120));
+        assert_eq!(
+            MeshDuration::parse("250ms").unwrap().0,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            MeshDuration::parse("1.5s").unwrap().0,
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            MeshDuration::parse("2m").unwrap().0,
+            Duration::from_secs(120)
+        );
         assert!(MeshDuration::parse("10").unwrap_err().contains("no unit"));
-        assert!(MeshDuration::parse("3d").unwrap_err().contains("unknown duration unit"));
+        assert!(
+            MeshDuration::parse("3d")
+                .unwrap_err()
+                .contains("unknown duration unit")
+        );
     }
 
     #[test]
     fn json_form_matches_protobuf_json() {
-        assert_eq!(MeshDuration(Duration::from_millis(30)).to_json_string(), "0.03s");
-        assert_eq!(MeshDuration(Duration::from_secs(10)).to_json_string(), "10s");
+        assert_eq!(
+            MeshDuration(Duration::from_millis(30)).to_json_string(),
+            "0.03s"
+        );
+        assert_eq!(
+            MeshDuration(Duration::from_secs(10)).to_json_string(),
+            "10s"
+        );
     }
 }

@@ -48,7 +48,10 @@ pub fn validate(mesh: &Mesh) -> Vec<Issue> {
             v.push(
                 format!("{at}.host"),
                 &service.host,
-                format!("service `{}` is declared twice; merge the two entries", service.listener_name()),
+                format!(
+                    "service `{}` is declared twice; merge the two entries",
+                    service.listener_name()
+                ),
             );
         }
     }
@@ -56,7 +59,11 @@ pub fn validate(mesh: &Mesh) -> Vec<Issue> {
     for (i, cluster) in mesh.clusters.iter().enumerate() {
         let at = format!("clusters[{i}]");
         if !names.insert(cluster.name.as_str()) {
-            v.push(format!("{at}.name"), &cluster.name, format!("cluster `{}` is declared twice", cluster.name));
+            v.push(
+                format!("{at}.name"),
+                &cluster.name,
+                format!("cluster `{}` is declared twice", cluster.name),
+            );
         }
         if mesh.naming == Naming::Istio && cluster.port.is_none() {
             v.push(format!("{at}.port"), &cluster.name, "`naming: istio` needs a `port` on every cluster (its name is `outbound|port||name`)".into());
@@ -81,12 +88,24 @@ struct Validator {
 
 impl Validator {
     fn push(&mut self, field: String, needle: &str, message: String) {
-        self.issues.push(Issue { field, message, needle: needle.to_owned(), line: None });
+        self.issues.push(Issue {
+            field,
+            message,
+            needle: needle.to_owned(),
+            line: None,
+        });
     }
 
     fn service(&mut self, at: &str, s: &Service, clusters: &HashSet<&str>) {
         if s.host.is_empty() || s.host.contains([':', '/', ' ']) {
-            self.push(format!("{at}.host"), &s.host, format!("expected a host name without port, `:` or `/`, found `{}`", s.host));
+            self.push(
+                format!("{at}.host"),
+                &s.host,
+                format!(
+                    "expected a host name without port, `:` or `/`, found `{}`",
+                    s.host
+                ),
+            );
         }
         match (&s.cluster, s.routes.is_empty()) {
             (Some(c), true) => self.cluster_ref(&format!("{at}.cluster"), c, clusters),
@@ -95,8 +114,19 @@ impl Validator {
                     self.route(&format!("{at}.routes[{j}]"), route, clusters);
                 }
             }
-            (Some(c), false) => self.push(format!("{at}.cluster"), c, "give either `cluster` (one catch-all route) or `routes`, not both".into()),
-            (None, true) => self.push(format!("{at}.routes"), &s.host, format!("service `{}` has no route; add `cluster: <name>` or a `routes` list", s.listener_name())),
+            (Some(c), false) => self.push(
+                format!("{at}.cluster"),
+                c,
+                "give either `cluster` (one catch-all route) or `routes`, not both".into(),
+            ),
+            (None, true) => self.push(
+                format!("{at}.routes"),
+                &s.host,
+                format!(
+                    "service `{}` has no route; add `cluster: <name>` or a `routes` list",
+                    s.listener_name()
+                ),
+            ),
         }
     }
 
@@ -116,17 +146,36 @@ impl Validator {
                 let mut seen = HashSet::new();
                 let mut sum = 0u64;
                 for (k, w) in r.weighted_clusters.iter().enumerate() {
-                    self.cluster_ref(&format!("{at}.weighted_clusters[{k}].name"), &w.name, clusters);
+                    self.cluster_ref(
+                        &format!("{at}.weighted_clusters[{k}].name"),
+                        &w.name,
+                        clusters,
+                    );
                     if !seen.insert(&w.name) {
-                        self.push(format!("{at}.weighted_clusters[{k}].name"), &w.name, format!("cluster `{}` appears twice in one split", w.name));
+                        self.push(
+                            format!("{at}.weighted_clusters[{k}].name"),
+                            &w.name,
+                            format!("cluster `{}` appears twice in one split", w.name),
+                        );
                     }
                     sum += u64::from(w.weight);
                 }
                 if sum == 0 || sum > u64::from(u32::MAX) {
-                    self.push(format!("{at}.weighted_clusters"), "weighted_clusters", format!("weights must sum to between 1 and {}, found {sum}", u32::MAX));
+                    self.push(
+                        format!("{at}.weighted_clusters"),
+                        "weighted_clusters",
+                        format!(
+                            "weights must sum to between 1 and {}, found {sum}",
+                            u32::MAX
+                        ),
+                    );
                 }
             }
-            _ => self.push(format!("{at}.cluster"), "cluster", "a route needs exactly one of `cluster` or `weighted_clusters`".into()),
+            _ => self.push(
+                format!("{at}.cluster"),
+                "cluster",
+                "a route needs exactly one of `cluster` or `weighted_clusters`".into(),
+            ),
         }
         if let Some(retry) = &r.retry {
             self.retry(&format!("{at}.retry"), retry);
@@ -136,7 +185,12 @@ impl Validator {
         }
         for (k, h) in r.hash_policy.iter().enumerate() {
             if h.header.is_some() == h.channel_id {
-                self.push(format!("{at}.hash_policy[{k}]"), "hash_policy", "a hash policy needs exactly one of `header: <name>` or `channel_id: true`".into());
+                self.push(
+                    format!("{at}.hash_policy[{k}]"),
+                    "hash_policy",
+                    "a hash policy needs exactly one of `header: <name>` or `channel_id: true`"
+                        .into(),
+                );
             }
         }
     }
@@ -144,11 +198,22 @@ impl Validator {
     fn matcher(&mut self, at: &str, m: &RouteMatch) {
         let kinds = [m.prefix.is_some(), m.path.is_some(), m.safe_regex.is_some()];
         if kinds.iter().filter(|k| **k).count() > 1 {
-            self.push(at.to_owned(), "match", "give at most one of `prefix`, `path`, `safe_regex`".into());
+            self.push(
+                at.to_owned(),
+                "match",
+                "give at most one of `prefix`, `path`, `safe_regex`".into(),
+            );
         }
         for (field, value) in [("prefix", &m.prefix), ("path", &m.path)] {
-            if let Some(p) = value.as_deref().filter(|p| !p.is_empty() && !p.starts_with('/')) {
-                self.push(format!("{at}.{field}"), p, format!("gRPC paths start with `/` (e.g. `/pkg.Service/Method`), found `{p}`"));
+            if let Some(p) = value
+                .as_deref()
+                .filter(|p| !p.is_empty() && !p.starts_with('/'))
+            {
+                self.push(
+                    format!("{at}.{field}"),
+                    p,
+                    format!("gRPC paths start with `/` (e.g. `/pkg.Service/Method`), found `{p}`"),
+                );
             }
         }
         if let Some(re) = &m.safe_regex {
@@ -159,7 +224,14 @@ impl Validator {
         }
         for (k, h) in m.headers.iter().enumerate() {
             let hat = format!("{at}.headers[{k}]");
-            let set = [h.exact.is_some(), h.prefix.is_some(), h.suffix.is_some(), h.regex.is_some(), h.range.is_some(), h.present.is_some()];
+            let set = [
+                h.exact.is_some(),
+                h.prefix.is_some(),
+                h.suffix.is_some(),
+                h.regex.is_some(),
+                h.range.is_some(),
+                h.present.is_some(),
+            ];
             if set.iter().filter(|s| **s).count() != 1 {
                 self.push(hat.clone(), &h.name, format!("header `{}` needs exactly one of exact, prefix, suffix, regex, range, present", h.name));
             }
@@ -170,48 +242,93 @@ impl Validator {
                 self.regex(&format!("{hat}.regex"), re);
             }
             if let Some(r) = h.range.filter(|r| r.start >= r.end) {
-                self.push(format!("{hat}.range"), &h.name, format!("range is [start, end) and needs start < end, found [{}, {})", r.start, r.end));
+                self.push(
+                    format!("{hat}.range"),
+                    &h.name,
+                    format!(
+                        "range is [start, end) and needs start < end, found [{}, {})",
+                        r.start, r.end
+                    ),
+                );
             }
         }
     }
 
     fn regex(&mut self, field: &str, re: &str) {
         if let Err(e) = regex::Regex::new(re) {
-            self.push(field.to_owned(), re, format!("invalid regular expression `{re}`: {e}"));
+            self.push(
+                field.to_owned(),
+                re,
+                format!("invalid regular expression `{re}`: {e}"),
+            );
         }
     }
 
     fn percent(&mut self, field: &str, p: f64) {
         if !(0.0..=100.0).contains(&p) {
-            self.push(field.to_owned(), &p.to_string(), format!("expected a percentage between 0 and 100, found {p}"));
+            self.push(
+                field.to_owned(),
+                &p.to_string(),
+                format!("expected a percentage between 0 and 100, found {p}"),
+            );
         }
     }
 
     fn retry(&mut self, at: &str, r: &Retry) {
         if r.retry_on.is_empty() {
-            self.push(format!("{at}.retry_on"), "retry_on", format!("list at least one status to retry on: {}", RETRY_ON_CODES.join(", ")));
+            self.push(
+                format!("{at}.retry_on"),
+                "retry_on",
+                format!(
+                    "list at least one status to retry on: {}",
+                    RETRY_ON_CODES.join(", ")
+                ),
+            );
         }
         for code in &r.retry_on {
             if !RETRY_ON_CODES.contains(&code.as_str()) {
-                self.push(format!("{at}.retry_on"), code, format!("gRPC retries only on {}; found `{code}`", RETRY_ON_CODES.join(", ")));
+                self.push(
+                    format!("{at}.retry_on"),
+                    code,
+                    format!(
+                        "gRPC retries only on {}; found `{code}`",
+                        RETRY_ON_CODES.join(", ")
+                    ),
+                );
             }
         }
         if r.num_retries == Some(0) {
-            self.push(format!("{at}.num_retries"), "num_retries", "num_retries must be at least 1 (remove the retry block to disable retries)".into());
+            self.push(
+                format!("{at}.num_retries"),
+                "num_retries",
+                "num_retries must be at least 1 (remove the retry block to disable retries)".into(),
+            );
         }
         if let Some(b) = &r.backoff {
             if b.base_interval.0.is_zero() {
-                self.push(format!("{at}.backoff.base_interval"), "base_interval", "base_interval must be positive".into());
+                self.push(
+                    format!("{at}.backoff.base_interval"),
+                    "base_interval",
+                    "base_interval must be positive".into(),
+                );
             }
             if b.max_interval.is_some_and(|m| m < b.base_interval) {
-                self.push(format!("{at}.backoff.max_interval"), "max_interval", "max_interval must not be below base_interval".into());
+                self.push(
+                    format!("{at}.backoff.max_interval"),
+                    "max_interval",
+                    "max_interval must not be below base_interval".into(),
+                );
             }
         }
     }
 
     fn fault(&mut self, at: &str, f: &Fault) {
         if f.delay.is_none() && f.abort.is_none() {
-            self.push(at.to_owned(), "fault", "a fault needs a `delay`, an `abort` or both".into());
+            self.push(
+                at.to_owned(),
+                "fault",
+                "a fault needs a `delay`, an `abort` or both".into(),
+            );
         }
         if let Some(d) = &f.delay {
             self.percent(&format!("{at}.delay.percent"), d.percent);
@@ -219,48 +336,96 @@ impl Validator {
         if let Some(a) = &f.abort {
             self.percent(&format!("{at}.abort.percent"), a.percent);
             match (a.http_status, a.grpc_status) {
-                (Some(h), None) if !(200..600).contains(&h) => self.push(format!("{at}.abort.http_status"), &h.to_string(), format!("expected an HTTP status 200-599, found {h}")),
-                (None, Some(g)) if g > 16 => self.push(format!("{at}.abort.grpc_status"), &g.to_string(), format!("expected a gRPC status code 0-16, found {g}")),
+                (Some(h), None) if !(200..600).contains(&h) => self.push(
+                    format!("{at}.abort.http_status"),
+                    &h.to_string(),
+                    format!("expected an HTTP status 200-599, found {h}"),
+                ),
+                (None, Some(g)) if g > 16 => self.push(
+                    format!("{at}.abort.grpc_status"),
+                    &g.to_string(),
+                    format!("expected a gRPC status code 0-16, found {g}"),
+                ),
                 (Some(_), None) | (None, Some(_)) => {}
-                _ => self.push(format!("{at}.abort"), "abort", "an abort needs exactly one of `http_status` or `grpc_status`".into()),
+                _ => self.push(
+                    format!("{at}.abort"),
+                    "abort",
+                    "an abort needs exactly one of `http_status` or `grpc_status`".into(),
+                ),
             }
         }
     }
 
     fn cluster(&mut self, at: &str, c: &Cluster) {
         if c.name.is_empty() {
-            self.push(format!("{at}.name"), "name", "cluster name must not be empty".into());
+            self.push(
+                format!("{at}.name"),
+                "name",
+                "cluster name must not be empty".into(),
+            );
         }
         let blocks = [
             ("ring_hash", c.ring_hash.is_some(), LbPolicy::RingHash),
-            ("least_request", c.least_request.is_some(), LbPolicy::LeastRequest),
+            (
+                "least_request",
+                c.least_request.is_some(),
+                LbPolicy::LeastRequest,
+            ),
             ("peak_ewma", c.peak_ewma.is_some(), LbPolicy::PeakEwma),
         ];
         for (block, present, policy) in blocks {
             if present && c.lb_policy != policy {
-                self.push(format!("{at}.{block}"), block, format!("`{block}` settings need `lb_policy: {block}`"));
+                self.push(
+                    format!("{at}.{block}"),
+                    block,
+                    format!("`{block}` settings need `lb_policy: {block}`"),
+                );
             }
         }
-        if let Some(n) = c.least_request.and_then(|l| l.choice_count).filter(|n| !(2..=10).contains(n)) {
-            self.push(format!("{at}.least_request.choice_count"), "choice_count", format!("choice_count must be 2-10, found {n}"));
+        if let Some(n) = c
+            .least_request
+            .and_then(|l| l.choice_count)
+            .filter(|n| !(2..=10).contains(n))
+        {
+            self.push(
+                format!("{at}.least_request.choice_count"),
+                "choice_count",
+                format!("choice_count must be 2-10, found {n}"),
+            );
         }
         if let Some(r) = c.ring_hash {
             let min = r.minimum_ring_size.unwrap_or(1024);
             let max = r.maximum_ring_size.unwrap_or(MAX_RING_SIZE);
             if min == 0 || min > max || max > MAX_RING_SIZE {
-                self.push(format!("{at}.ring_hash"), "ring_hash", format!("ring sizes need 1 <= minimum ({min}) <= maximum ({max}) <= {MAX_RING_SIZE}"));
+                self.push(
+                    format!("{at}.ring_hash"),
+                    "ring_hash",
+                    format!(
+                        "ring sizes need 1 <= minimum ({min}) <= maximum ({max}) <= {MAX_RING_SIZE}"
+                    ),
+                );
             }
         }
         if let Some(od) = &c.outlier_detection {
             let percents = [
                 ("max_ejection_percent", od.max_ejection_percent),
                 ("enforcing_success_rate", od.enforcing_success_rate),
-                ("failure_percentage_threshold", od.failure_percentage_threshold),
-                ("enforcing_failure_percentage", od.enforcing_failure_percentage),
+                (
+                    "failure_percentage_threshold",
+                    od.failure_percentage_threshold,
+                ),
+                (
+                    "enforcing_failure_percentage",
+                    od.enforcing_failure_percentage,
+                ),
             ];
             for (field, value) in percents {
                 if let Some(p) = value.filter(|p| *p > 100) {
-                    self.push(format!("{at}.outlier_detection.{field}"), field, format!("expected a percentage 0-100, found {p}"));
+                    self.push(
+                        format!("{at}.outlier_detection.{field}"),
+                        field,
+                        format!("expected a percentage 0-100, found {p}"),
+                    );
                 }
             }
         }
@@ -272,29 +437,67 @@ impl Validator {
         let mut per_priority: HashMap<u32, HashSet<&LocalityName>> = HashMap::new();
         for (j, loc) in c.localities.iter().enumerate() {
             let lat = format!("{at}.localities[{j}]");
-            if !per_priority.entry(loc.priority).or_default().insert(&loc.locality) {
-                self.push(format!("{lat}.locality"), &loc.locality.zone, format!("locality {:?} appears twice at priority {}; merge its endpoints", loc.locality, loc.priority));
+            if !per_priority
+                .entry(loc.priority)
+                .or_default()
+                .insert(&loc.locality)
+            {
+                self.push(
+                    format!("{lat}.locality"),
+                    &loc.locality.zone,
+                    format!(
+                        "locality {:?} appears twice at priority {}; merge its endpoints",
+                        loc.locality, loc.priority
+                    ),
+                );
             }
             if loc.weight == Some(0) {
-                self.push(format!("{lat}.weight"), "weight", "locality weight must be positive (gRPC skips unweighted localities)".into());
+                self.push(
+                    format!("{lat}.weight"),
+                    "weight",
+                    "locality weight must be positive (gRPC skips unweighted localities)".into(),
+                );
             }
             if loc.endpoints.is_empty() {
-                self.push(format!("{lat}.endpoints"), "endpoints", "a locality needs at least one endpoint".into());
+                self.push(
+                    format!("{lat}.endpoints"),
+                    "endpoints",
+                    "a locality needs at least one endpoint".into(),
+                );
             }
             for (k, ep) in loc.endpoints.iter().enumerate() {
                 let eat = format!("{lat}.endpoints[{k}]");
                 match ep.address.parse::<SocketAddr>() {
-                    Ok(addr) if !addresses.insert(addr) => self.push(format!("{eat}.address"), &ep.address, format!("endpoint {addr} appears twice in cluster `{}`", c.name)),
+                    Ok(addr) if !addresses.insert(addr) => self.push(
+                        format!("{eat}.address"),
+                        &ep.address,
+                        format!("endpoint {addr} appears twice in cluster `{}`", c.name),
+                    ),
                     Ok(_) => {}
-                    Err(_) => self.push(format!("{eat}.address"), &ep.address, format!("expected `ip:port` (e.g. 127.0.0.1:50051), found `{}`", ep.address)),
+                    Err(_) => self.push(
+                        format!("{eat}.address"),
+                        &ep.address,
+                        format!(
+                            "expected `ip:port` (e.g. 127.0.0.1:50051), found `{}`",
+                            ep.address
+                        ),
+                    ),
                 }
                 if ep.weight == Some(0) {
-                    self.push(format!("{eat}.weight"), &ep.address, "endpoint weight must be positive".into());
+                    self.push(
+                        format!("{eat}.weight"),
+                        &ep.address,
+                        "endpoint weight must be positive".into(),
+                    );
                 }
             }
         }
         let priorities: BTreeSet<u32> = per_priority.keys().copied().collect();
-        if let Some((i, p)) = priorities.iter().enumerate().find(|(i, p)| u32::try_from(*i).ok() != Some(**p)) {
+        if let Some((i, p)) = priorities
+            .iter()
+            .enumerate()
+            .find(|(i, p)| u32::try_from(*i).ok() != Some(**p))
+        {
             self.push(format!("{at}.localities"), "priority", format!("priorities must be contiguous from 0; cluster `{}` has {:?}, so priority {i} is missing before {p}", c.name, priorities));
         }
     }

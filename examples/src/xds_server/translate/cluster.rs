@@ -63,11 +63,13 @@ pub(super) fn cluster(mesh: &Mesh, c: &mesh::Cluster) -> Cluster {
         mesh::LbPolicy::RingHash => {
             out.lb_policy = LbPolicy::RingHash as i32;
             let ring = c.ring_hash.unwrap_or_default();
-            out.lb_config = Some(cluster::LbConfig::RingHashLbConfig(cluster::RingHashLbConfig {
-                minimum_ring_size: ring.minimum_ring_size.map(|value| UInt64Value { value }),
-                maximum_ring_size: ring.maximum_ring_size.map(|value| UInt64Value { value }),
-                ..Default::default()
-            }));
+            out.lb_config = Some(cluster::LbConfig::RingHashLbConfig(
+                cluster::RingHashLbConfig {
+                    minimum_ring_size: ring.minimum_ring_size.map(|value| UInt64Value { value }),
+                    maximum_ring_size: ring.maximum_ring_size.map(|value| UInt64Value { value }),
+                    ..Default::default()
+                },
+            ));
         }
         mesh::LbPolicy::PickFirst => {
             out.load_balancing_policy = Some(policies(vec![(
@@ -77,8 +79,14 @@ pub(super) fn cluster(mesh: &Mesh, c: &mesh::Cluster) -> Cluster {
         }
         mesh::LbPolicy::PeakEwma => {
             out.load_balancing_policy = Some(policies(vec![
-                ("meshwork.lb.peak_ewma", to_any(&peak_ewma(c.peak_ewma.as_ref()))),
-                ("envoy.load_balancing_policies.round_robin", to_any(&RoundRobin::default())),
+                (
+                    "meshwork.lb.peak_ewma",
+                    to_any(&peak_ewma(c.peak_ewma.as_ref())),
+                ),
+                (
+                    "envoy.load_balancing_policies.round_robin",
+                    to_any(&RoundRobin::default()),
+                ),
             ]));
         }
     }

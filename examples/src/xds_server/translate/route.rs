@@ -7,7 +7,9 @@
 use meshwork_proto::envoy::config::core::v3::RuntimeFractionalPercent;
 use meshwork_proto::envoy::config::route::v3::{
     HeaderMatcher, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost,
-    WeightedCluster, header_matcher::HeaderMatchSpecifier, retry_policy::RetryBackOff,
+    WeightedCluster,
+    header_matcher::HeaderMatchSpecifier,
+    retry_policy::RetryBackOff,
     route::Action,
     route_action::{self, ClusterSpecifier, MaxStreamDuration, hash_policy},
     route_match::PathSpecifier,
@@ -19,7 +21,9 @@ use meshwork_proto::envoy::extensions::filters::common::fault::v3::{
 use meshwork_proto::envoy::extensions::filters::http::fault::v3::{
     FaultAbort, HttpFault, fault_abort::ErrorType,
 };
-use meshwork_proto::envoy::r#type::matcher::v3::{RegexMatcher, StringMatcher, string_matcher::MatchPattern};
+use meshwork_proto::envoy::r#type::matcher::v3::{
+    RegexMatcher, StringMatcher, string_matcher::MatchPattern,
+};
 use meshwork_proto::envoy::r#type::v3::Int64Range;
 use meshwork_proto::google::protobuf::BoolValue;
 
@@ -191,7 +195,6 @@ fn http_fault(f: &mesh::Fault) -> HttpFault {
         delay: f.delay.as_ref().map(|d| FaultDelay {
             percentage: Some(fraction(d.percent)),
             fault_delay_secifier: Some(FaultDelaySecifier::FixedDelay(d.fixed.to_proto())),
-            ..Default::default()
         }),
         abort: f.abort.as_ref().map(|a| FaultAbort {
             percentage: Some(fraction(a.percent)),

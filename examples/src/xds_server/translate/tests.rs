@@ -1,11 +1,13 @@
 use meshwork_proto::envoy::config::cluster::v3::{Cluster, cluster};
-use meshwork_proto::envoy::config::endpoint::v3::{ClusterLoadAssignment, lb_endpoint::HostIdentifier};
+use meshwork_proto::envoy::config::core::v3::{address, config_source::ConfigSourceSpecifier};
+use meshwork_proto::envoy::config::endpoint::v3::{
+    ClusterLoadAssignment, lb_endpoint::HostIdentifier,
+};
 use meshwork_proto::envoy::config::listener::v3::Listener;
 use meshwork_proto::envoy::config::route::v3::{
     RouteConfiguration, header_matcher::HeaderMatchSpecifier, route::Action,
     route_action::ClusterSpecifier,
 };
-use meshwork_proto::envoy::config::core::v3::{address, config_source::ConfigSourceSpecifier};
 use meshwork_proto::envoy::extensions::filters::http::fault::v3::HttpFault;
 use meshwork_proto::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, http_connection_manager::RouteSpecifier,
@@ -65,9 +67,14 @@ fn listener_is_an_api_listener_with_rds_over_ads_and_router_last() {
     let hcm_any = listener.api_listener.unwrap().api_listener.unwrap();
     assert_eq!(hcm_any.type_url, type_url::HTTP_CONNECTION_MANAGER);
     let hcm: HttpConnectionManager = decode(&hcm_any);
-    let Some(RouteSpecifier::Rds(rds)) = hcm.route_specifier else { panic!("expected rds") };
+    let Some(RouteSpecifier::Rds(rds)) = hcm.route_specifier else {
+        panic!("expected rds")
+    };
     assert_eq!(rds.route_config_name, "greeter:50051");
-    assert!(matches!(rds.config_source.unwrap().config_source_specifier, Some(ConfigSourceSpecifier::Ads(_))));
+    assert!(matches!(
+        rds.config_source.unwrap().config_source_specifier,
+        Some(ConfigSourceSpecifier::Ads(_))
+    ));
     let names: Vec<_> = hcm.http_filters.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, [FAULT_FILTER_NAME, ROUTER_FILTER_NAME]);
 }
@@ -91,18 +98,43 @@ fn route_configuration_carries_matchers_and_policies() {
     let r = &vh.routes[0];
     let m = r.r#match.as_ref().unwrap();
     assert_eq!(m.headers.len(), 2);
-    assert!(matches!(m.headers[0].header_match_specifier, Some(HeaderMatchSpecifier::StringMatch(_))));
+    assert!(matches!(
+        m.headers[0].header_match_specifier,
+        Some(HeaderMatchSpecifier::StringMatch(_))
+    ));
     assert!(m.headers[1].invert_match);
-    assert_eq!(m.runtime_fraction.as_ref().unwrap().default_value.unwrap().numerator, 250_000);
-    let Some(Action::Route(action)) = &r.action else { panic!("expected a route action") };
-    let Some(ClusterSpecifier::WeightedClusters(wc)) = &action.cluster_specifier else { panic!() };
-    let weights: Vec<_> = wc.clusters.iter().map(|c| (c.name.as_str(), c.weight.unwrap().value)).collect();
+    assert_eq!(
+        m.runtime_fraction
+            .as_ref()
+            .unwrap()
+            .default_value
+            .unwrap()
+            .numerator,
+        250_000
+    );
+    let Some(Action::Route(action)) = &r.action else {
+        panic!("expected a route action")
+    };
+    let Some(ClusterSpecifier::WeightedClusters(wc)) = &action.cluster_specifier else {
+        panic!()
+    };
+    let weights: Vec<_> = wc
+        .clusters
+        .iter()
+        .map(|c| (c.name.as_str(), c.weight.unwrap().value))
+        .collect();
     assert_eq!(weights, [("blue", 100), ("green", 0)]);
     let msd = action.max_stream_duration.unwrap();
     assert_eq!(msd.grpc_timeout_header_max.unwrap().seconds, 2);
     let retry = action.retry_policy.as_ref().unwrap();
-    assert_eq!((retry.retry_on.as_str(), retry.num_retries.unwrap().value), ("unavailable", 3));
-    assert_eq!(retry.retry_back_off.unwrap().base_interval.unwrap().nanos, 10_000_000);
+    assert_eq!(
+        (retry.retry_on.as_str(), retry.num_retries.unwrap().value),
+        ("unavailable", 3)
+    );
+    assert_eq!(
+        retry.retry_back_off.unwrap().base_interval.unwrap().nanos,
+        10_000_000
+    );
     assert_eq!(action.hash_policy.len(), 2);
     let fault: HttpFault = decode(&r.typed_per_filter_config[FAULT_FILTER_NAME]);
     assert_eq!(fault.delay.unwrap().percentage.unwrap().numerator, 125_000);
@@ -113,19 +145,50 @@ fn route_configuration_carries_matchers_and_policies() {
 fn cluster_is_eds_over_ads_with_custom_peak_ewma_and_fallback() {
     let res = resources(FULL);
     let c: Cluster = decode(&res[type_url::CLUSTER]["blue"]);
-    assert_eq!(c.cluster_discovery_type, Some(cluster::ClusterDiscoveryType::Type(cluster::DiscoveryType::Eds as i32)));
+    assert_eq!(
+        c.cluster_discovery_type,
+        Some(cluster::ClusterDiscoveryType::Type(
+            cluster::DiscoveryType::Eds as i32
+        ))
+    );
     let eds = c.eds_cluster_config.unwrap();
     assert_eq!(eds.service_name, "blue");
-    assert!(matches!(eds.eds_config.unwrap().config_source_specifier, Some(ConfigSourceSpecifier::Ads(_))));
-    assert_eq!(c.circuit_breakers.unwrap().thresholds[0].max_requests.unwrap().value, 10);
+    assert!(matches!(
+        eds.eds_config.unwrap().config_source_specifier,
+        Some(ConfigSourceSpecifier::Ads(_))
+    ));
+    assert_eq!(
+        c.circuit_breakers.unwrap().thresholds[0]
+            .max_requests
+            .unwrap()
+            .value,
+        10
+    );
     let policies = c.load_balancing_policy.unwrap().policies;
-    let first = policies[0].typed_extension_config.clone().unwrap().typed_config.unwrap();
-    assert_eq!(first.type_url, "type.googleapis.com/xds.type.v3.TypedStruct");
+    let first = policies[0]
+        .typed_extension_config
+        .clone()
+        .unwrap()
+        .typed_config
+        .unwrap();
+    assert_eq!(
+        first.type_url,
+        "type.googleapis.com/xds.type.v3.TypedStruct"
+    );
     let ts: TypedStruct = decode(&first);
     assert_eq!(ts.type_url, PEAK_EWMA_TYPE_URL);
     assert!(ts.value.unwrap().fields.contains_key("default_rtt"));
-    let fallback = policies[1].typed_extension_config.clone().unwrap().typed_config.unwrap();
-    assert!(fallback.type_url.ends_with("round_robin.v3.RoundRobin"), "{}", fallback.type_url);
+    let fallback = policies[1]
+        .typed_extension_config
+        .clone()
+        .unwrap()
+        .typed_config
+        .unwrap();
+    assert!(
+        fallback.type_url.ends_with("round_robin.v3.RoundRobin"),
+        "{}",
+        fallback.type_url
+    );
 
     let green: Cluster = decode(&res[type_url::CLUSTER]["green"]);
     assert_eq!(green.lb_policy, cluster::LbPolicy::RingHash as i32);
@@ -137,13 +200,25 @@ fn load_assignment_has_weighted_localities_priorities_and_health() {
     let cla: ClusterLoadAssignment = decode(&res[type_url::CLUSTER_LOAD_ASSIGNMENT]["blue"]);
     assert_eq!(cla.endpoints.len(), 2);
     let first = &cla.endpoints[0];
-    assert_eq!(first.load_balancing_weight.unwrap().value, 1, "gRPC skips unweighted localities");
+    assert_eq!(
+        first.load_balancing_weight.unwrap().value,
+        1,
+        "gRPC skips unweighted localities"
+    );
     assert_eq!(first.locality.as_ref().unwrap().zone, "z1");
-    assert_eq!(first.lb_endpoints[1].load_balancing_weight.unwrap().value, 3);
+    assert_eq!(
+        first.lb_endpoints[1].load_balancing_weight.unwrap().value,
+        3
+    );
     assert_eq!(first.lb_endpoints[1].health_status, 3, "DRAINING");
     assert_eq!(cla.endpoints[1].priority, 1);
-    let Some(HostIdentifier::Endpoint(ep)) = &cla.endpoints[1].lb_endpoints[0].host_identifier else { panic!() };
-    let Some(address::Address::SocketAddress(sa)) = &ep.address.as_ref().unwrap().address else { panic!() };
+    let Some(HostIdentifier::Endpoint(ep)) = &cla.endpoints[1].lb_endpoints[0].host_identifier
+    else {
+        panic!()
+    };
+    let Some(address::Address::SocketAddress(sa)) = &ep.address.as_ref().unwrap().address else {
+        panic!()
+    };
     assert_eq!(sa.address, "::1");
 }
 
@@ -155,16 +230,26 @@ fn istio_naming_renames_route_configs_and_clusters() {
     assert!(res[type_url::CLUSTER].contains_key("outbound|7070||echo"));
     assert!(res[type_url::CLUSTER_LOAD_ASSIGNMENT].contains_key("outbound|7070||echo"));
     let rc: RouteConfiguration = decode(&res[type_url::ROUTE_CONFIGURATION]["outbound|7070||echo"]);
-    let Some(Action::Route(a)) = &rc.virtual_hosts[0].routes[0].action else { panic!() };
-    assert_eq!(a.cluster_specifier, Some(ClusterSpecifier::Cluster("outbound|7070||echo".into())));
+    let Some(Action::Route(a)) = &rc.virtual_hosts[0].routes[0].action else {
+        panic!()
+    };
+    assert_eq!(
+        a.cluster_specifier,
+        Some(ClusterSpecifier::Cluster("outbound|7070||echo".into()))
+    );
 }
 
 #[test]
 fn shipped_mesh_files_translate() {
     for file in ["demo.yaml", "greeter.yaml"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mesh").join(file);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("mesh")
+            .join(file);
         let mesh = Mesh::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
         let res = translate(&mesh).unwrap();
-        assert!(res[type_url::LISTENER].contains_key("greeter:50051"), "{file}");
+        assert!(
+            res[type_url::LISTENER].contains_key("greeter:50051"),
+            "{file}"
+        );
     }
 }
