@@ -1,1 +1,64 @@
-//! Shared helpers for Meshwork's end-to-end tests (loopback sockets, bounded waits).
+//! Shared helpers for Meshwork's end-to-end tests (loopback sockets, bounded waits, reference
+//! peers).
+//!
+//! Reference peers are Python scripts under `tests/peers/` run with the interpreter that
+//! `./scripts/test` prepares (`MESHWORK_PYTHON`, a venv with `tests/peers/requirements.txt`).
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Environment variable naming the Python interpreter with grpcio installed.
+pub const PYTHON_ENV: &str = "MESHWORK_PYTHON";
+
+/// The reference-peer Python interpreter, checked to import `grpc`.
+///
+/// Errors say how to fix the setup: run `./scripts/test`, which creates `.venv` and exports
+/// `MESHWORK_PYTHON`.
+pub fn reference_python() -> Result<PathBuf, String> {
+    let python = std::env::var_os(PYTHON_ENV)
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            format!(
+                "{PYTHON_ENV} is not set: the reference-peer tests need Python with grpcio. Run \
+             ./scripts/test (it creates .venv from tests/peers/requirements.txt and exports \
+             {PYTHON_ENV}), or set {PYTHON_ENV}=/path/to/.venv/bin/python"
+            )
+        })?;
+    let check = Command::new(&python)
+        .args(["-c", "import grpc; print(grpc.__version__)"])
+        .output()
+        .map_err(|e| {
+            format!(
+                "cannot run {PYTHON_ENV}={}: {e}; run ./scripts/test",
+                python.display()
+            )
+        })?;
+    if !check.status.success() {
+        return Err(format!(
+            "{PYTHON_ENV}={} cannot import grpc ({}); run ./scripts/test to install \
+             tests/peers/requirements.txt",
+            python.display(),
+            String::from_utf8_lossy(&check.stderr).trim()
+        ));
+    }
+    Ok(python)
+}
+
+/// Path of a reference-peer script under `tests/peers/`.
+pub fn peer_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("peers")
+        .join(name)
+}
+
+/// `n` distinct free loopback ports (bound, then released: a tiny race a test can live with).
+pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect()
+}
