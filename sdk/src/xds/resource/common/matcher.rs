@@ -308,6 +308,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)]
     fn header_matchers_cover_present_range_and_invert() {
         let m = |spec, invert| {
             HeaderMatcher::from_proto(&ProtoHeaderMatcher {
