@@ -6,8 +6,12 @@ use meshwork_proto::envoy::config::core::v3::{
 };
 use meshwork_proto::envoy::config::listener::v3::{ApiListener, Listener as ProtoListener};
 use meshwork_proto::envoy::config::route::v3::RouteConfiguration as ProtoRc;
-use meshwork_proto::envoy::extensions::filters::common::fault::v3::{FaultDelay as PDelay, fault_delay};
-use meshwork_proto::envoy::extensions::filters::http::fault::v3::{FaultAbort as PAbort, HttpFault, fault_abort};
+use meshwork_proto::envoy::extensions::filters::common::fault::v3::{
+    FaultDelay as PDelay, fault_delay,
+};
+use meshwork_proto::envoy::extensions::filters::http::fault::v3::{
+    FaultAbort as PAbort, HttpFault, fault_abort,
+};
 use meshwork_proto::envoy::extensions::filters::http::router::v3::Router;
 use meshwork_proto::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpConnectionManager, HttpFilter as PFilter, Rds, http_connection_manager::RouteSpecifier,
@@ -21,11 +25,20 @@ use super::*;
 use crate::xds::resource::common::Fraction;
 
 fn filter(name: &str, any: Any, optional: bool) -> PFilter {
-    PFilter { name: name.into(), is_optional: optional, config_type: Some(ConfigType::TypedConfig(any)), ..Default::default() }
+    PFilter {
+        name: name.into(),
+        is_optional: optional,
+        config_type: Some(ConfigType::TypedConfig(any)),
+        ..Default::default()
+    }
 }
 
 fn router() -> PFilter {
-    filter("envoy.filters.http.router", pack_any(Router::default()), false)
+    filter(
+        "envoy.filters.http.router",
+        pack_any(Router::default()),
+        false,
+    )
 }
 
 fn ads() -> Option<ConfigSource> {
@@ -38,7 +51,9 @@ fn ads() -> Option<ConfigSource> {
 fn listener(hcm: HttpConnectionManager) -> ProtoListener {
     ProtoListener {
         name: "greeter:50051".into(),
-        api_listener: Some(ApiListener { api_listener: Some(pack_any(hcm)) }),
+        api_listener: Some(ApiListener {
+            api_listener: Some(pack_any(hcm)),
+        }),
         stat_prefix: "ignored".into(),
         ..Default::default()
     }
@@ -46,7 +61,10 @@ fn listener(hcm: HttpConnectionManager) -> ProtoListener {
 
 fn rds_hcm(filters: Vec<PFilter>) -> HttpConnectionManager {
     HttpConnectionManager {
-        route_specifier: Some(RouteSpecifier::Rds(Rds { config_source: ads(), route_config_name: "routes-1".into() })),
+        route_specifier: Some(RouteSpecifier::Rds(Rds {
+            config_source: ads(),
+            route_config_name: "routes-1".into(),
+        })),
         http_filters: filters,
         ..Default::default()
     }
@@ -59,11 +77,20 @@ fn err(l: &ProtoListener) -> String {
 fn istio_fault() -> HttpFault {
     HttpFault {
         delay: Some(PDelay {
-            percentage: Some(FractionalPercent { numerator: 20, denominator: 0 }),
-            fault_delay_secifier: Some(fault_delay::FaultDelaySecifier::FixedDelay(PDuration { seconds: 2, nanos: 0 })),
+            percentage: Some(FractionalPercent {
+                numerator: 20,
+                denominator: 0,
+            }),
+            fault_delay_secifier: Some(fault_delay::FaultDelaySecifier::FixedDelay(PDuration {
+                seconds: 2,
+                nanos: 0,
+            })),
         }),
         abort: Some(PAbort {
-            percentage: Some(FractionalPercent { numerator: 5, denominator: 0 }),
+            percentage: Some(FractionalPercent {
+                numerator: 5,
+                denominator: 0,
+            }),
             error_type: Some(fault_abort::ErrorType::GrpcStatus(14)),
             ..Default::default()
         }),
@@ -80,8 +107,13 @@ fn istio_style_listener_decodes_rds_fault_router_and_stream_cap() {
         filter("envoy.filters.http.fault", pack_any(istio_fault()), false),
         router(),
     ]);
-    hcm.common_http_protocol_options =
-        Some(HttpProtocolOptions { max_stream_duration: Some(PDuration { seconds: 5, nanos: 0 }), ..Default::default() });
+    hcm.common_http_protocol_options = Some(HttpProtocolOptions {
+        max_stream_duration: Some(PDuration {
+            seconds: 5,
+            nanos: 0,
+        }),
+        ..Default::default()
+    });
     let l = Listener::try_from(&listener(hcm)).unwrap();
     let fault = FaultConfig {
         delay: Some(FaultDelay {
@@ -99,10 +131,18 @@ fn istio_style_listener_decodes_rds_fault_router_and_stream_cap() {
         l,
         Listener {
             name: "greeter:50051".into(),
-            route_source: RouteSource::Rds { name: "routes-1".into() },
+            route_source: RouteSource::Rds {
+                name: "routes-1".into()
+            },
             http_filters: vec![
-                HttpFilter { name: "envoy.filters.http.fault".into(), config: HttpFilterConfig::Fault(fault) },
-                HttpFilter { name: "envoy.filters.http.router".into(), config: HttpFilterConfig::Router },
+                HttpFilter {
+                    name: "envoy.filters.http.fault".into(),
+                    config: HttpFilterConfig::Fault(fault)
+                },
+                HttpFilter {
+                    name: "envoy.filters.http.router".into(),
+                    config: HttpFilterConfig::Router
+                },
             ],
             max_stream_duration: Some(Duration::from_secs(5)),
         }
@@ -112,7 +152,10 @@ fn istio_style_listener_decodes_rds_fault_router_and_stream_cap() {
 #[test]
 fn inline_route_config_is_decoded() {
     let hcm = HttpConnectionManager {
-        route_specifier: Some(RouteSpecifier::RouteConfig(ProtoRc { name: "inline".into(), ..Default::default() })),
+        route_specifier: Some(RouteSpecifier::RouteConfig(ProtoRc {
+            name: "inline".into(),
+            ..Default::default()
+        })),
         http_filters: vec![router()],
         ..Default::default()
     };
@@ -122,9 +165,15 @@ fn inline_route_config_is_decoded() {
 
 #[test]
 fn non_api_listener_is_rejected_with_a_hint() {
-    let l = ProtoListener { name: "x".into(), ..Default::default() };
+    let l = ProtoListener {
+        name: "x".into(),
+        ..Default::default()
+    };
     let e = err(&l);
-    assert!(e.starts_with("api_listener:") && e.contains("API listener"), "{e}");
+    assert!(
+        e.starts_with("api_listener:") && e.contains("API listener"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -132,29 +181,50 @@ fn rds_config_source_must_be_ads_or_self() {
     let mut hcm = rds_hcm(vec![router()]);
     hcm.route_specifier = Some(RouteSpecifier::Rds(Rds {
         config_source: Some(ConfigSource {
-            config_source_specifier: Some(ConfigSourceSpecifier::ApiConfigSource(ApiConfigSource::default())),
+            config_source_specifier: Some(ConfigSourceSpecifier::ApiConfigSource(
+                ApiConfigSource::default(),
+            )),
             ..Default::default()
         }),
         route_config_name: "r".into(),
     }));
     let e = err(&listener(hcm));
-    assert!(e.contains("rds.config_source") && e.contains("api_config_source"), "{e}");
+    assert!(
+        e.contains("rds.config_source") && e.contains("api_config_source"),
+        "{e}"
+    );
 }
 
 #[test]
 fn filter_chain_rules_of_a39() {
-    let unknown = Any { type_url: "type.googleapis.com/acme.Auth".into(), value: vec![] };
+    let unknown = Any {
+        type_url: "type.googleapis.com/acme.Auth".into(),
+        value: vec![],
+    };
     // Unknown required filter: named in the error.
-    let e = err(&listener(rds_hcm(vec![filter("auth", unknown.clone(), false), router()])));
-    assert!(e.contains("http_filters[0]") && e.contains("`auth`") && e.contains("acme.Auth"), "{e}");
+    let e = err(&listener(rds_hcm(vec![
+        filter("auth", unknown.clone(), false),
+        router(),
+    ])));
+    assert!(
+        e.contains("http_filters[0]") && e.contains("`auth`") && e.contains("acme.Auth"),
+        "{e}"
+    );
     // Unknown optional filter: skipped.
-    let l = Listener::try_from(&listener(rds_hcm(vec![filter("auth", unknown, true), router()]))).unwrap();
+    let l = Listener::try_from(&listener(rds_hcm(vec![
+        filter("auth", unknown, true),
+        router(),
+    ])))
+    .unwrap();
     assert_eq!(l.http_filters.len(), 1);
     // Router missing, or not last.
     assert!(err(&listener(rds_hcm(vec![]))).contains("no router"));
     let fault = filter("fault", pack_any(HttpFault::default()), false);
     let e = err(&listener(rds_hcm(vec![router(), fault.clone()])));
-    assert!(e.contains("http_filters[1]") && e.contains("must be the last"), "{e}");
+    assert!(
+        e.contains("http_filters[1]") && e.contains("must be the last"),
+        "{e}"
+    );
     // Duplicate names.
     let e = err(&listener(rds_hcm(vec![fault.clone(), fault, router()])));
     assert!(e.contains("duplicate filter name"), "{e}");
@@ -163,12 +233,27 @@ fn filter_chain_rules_of_a39() {
 #[test]
 fn fault_values_out_of_range_are_rejected() {
     let mut f = istio_fault();
-    f.abort = Some(PAbort { error_type: Some(fault_abort::ErrorType::HttpStatus(700)), ..Default::default() });
-    let e = err(&listener(rds_hcm(vec![filter("fault", pack_any(f), false), router()])));
+    f.abort = Some(PAbort {
+        error_type: Some(fault_abort::ErrorType::HttpStatus(700)),
+        ..Default::default()
+    });
+    let e = err(&listener(rds_hcm(vec![
+        filter("fault", pack_any(f), false),
+        router(),
+    ])));
     assert!(e.contains("abort.http_status") && e.contains("700"), "{e}");
     let mut f = istio_fault();
-    f.abort = Some(PAbort { error_type: Some(fault_abort::ErrorType::GrpcStatus(17)), ..Default::default() });
-    assert!(err(&listener(rds_hcm(vec![filter("fault", pack_any(f), false), router()]))).contains("grpc_status"));
+    f.abort = Some(PAbort {
+        error_type: Some(fault_abort::ErrorType::GrpcStatus(17)),
+        ..Default::default()
+    });
+    assert!(
+        err(&listener(rds_hcm(vec![
+            filter("fault", pack_any(f), false),
+            router()
+        ])))
+        .contains("grpc_status")
+    );
     assert_eq!(http_status_to_code(503), tonic::Code::Unavailable);
     assert_eq!(http_status_to_code(200), tonic::Code::Unknown);
 }
