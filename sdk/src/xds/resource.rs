@@ -1,5 +1,11 @@
 //! xDS resources decoded and validated into Meshwork's domain types (`TryFrom<proto>`).
 //!
+//! "Parse, don't validate": each kind has a domain type whose invariants hold by construction, so
+//! later layers never re-check xDS. gRPC semantics apply (grpc/grpc `doc/grpc_xds_features.md`):
+//! fields gRPC honours are read, unknown or unsupported optional fields are ignored, and a supported
+//! field carrying an unsupported value is an error naming the field path, the problem and the fix.
+//! This module keeps no state: caching, versions and ACK/NACK belong to the ADS core.
+//!
 //! CONTRACT (shared with the ADS core and the resolver; keep these signatures):
 //! - [`ResourceKind`]: the four resource types, their type URLs, and their SotW deletion semantics;
 //! - [`Resource`]: a validated resource of any kind, cheap to clone (`Arc` inside), comparable;
@@ -10,10 +16,14 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use meshwork_proto::envoy::config as proto;
+use meshwork_proto::envoy::service::discovery::v3::Resource as DiscoveryResource;
 use meshwork_proto::google::protobuf::Any;
 use meshwork_proto::type_url;
+use prost::Message;
 
 pub mod cluster;
+pub mod common;
 pub mod endpoint;
 pub mod listener;
 pub mod route;
@@ -133,66 +143,65 @@ pub struct DecodeError {
 /// Decode and validate one resource of `kind` from its wire form.
 ///
 /// Unwraps `envoy.service.discovery.v3.Resource` wrappers. A type URL that does not match `kind` is
-/// an error.
+/// an error. The error carries the resource name whenever the bytes could be decoded.
 pub fn decode(
     kind: ResourceKind,
     any: &Any,
     ctx: &DecodeContext,
 ) -> Result<(String, Resource), DecodeError> {
-    let _ = ctx;
-    placeholder_decode(kind, any)
-}
-
-// PLACEHOLDER until validation lands: decodes the proto and keeps only its name.
-fn placeholder_decode(kind: ResourceKind, any: &Any) -> Result<(String, Resource), DecodeError> {
-    use meshwork_proto::envoy::config;
-    use prost::Message;
-    let err = |m: String| DecodeError {
+    let err = |name: Option<&str>, message: String| DecodeError {
         kind,
-        name: None,
-        message: m,
+        name: name.map(str::to_string),
+        message,
+    };
+    let unwrapped;
+    let any = if any.type_url == type_url::RESOURCE_WRAPPER {
+        let wrapper = DiscoveryResource::decode(any.value.as_slice())
+            .map_err(|e| err(None, format!("cannot decode the Resource wrapper: {e}")))?;
+        let name = (!wrapper.name.is_empty()).then_some(wrapper.name.as_str());
+        unwrapped = wrapper
+            .resource
+            .ok_or_else(|| err(name, "the Resource wrapper holds no resource".to_string()))?;
+        &unwrapped
+    } else {
+        any
     };
     if any.type_url != kind.type_url() {
-        return Err(err(format!(
-            "type URL `{}`, expected `{}`",
-            any.type_url,
-            kind.type_url()
-        )));
+        return Err(err(
+            None,
+            format!(
+                "type URL `{}` in a {kind} response; expected `{}`",
+                any.type_url,
+                kind.type_url()
+            ),
+        ));
     }
     let bytes = any.value.as_slice();
+    let bad_bytes = |e: prost::DecodeError| err(None, format!("cannot decode the protobuf: {e}"));
+    let invalid = |name: &str, e: common::Invalid| err(Some(name), e.to_string());
     Ok(match kind {
         ResourceKind::Listener => {
-            let l =
-                config::listener::v3::Listener::decode(bytes).map_err(|e| err(e.to_string()))?;
-            (
-                l.name.clone(),
-                Resource::Listener(Arc::new(Listener { name: l.name })),
-            )
+            let p = proto::listener::v3::Listener::decode(bytes).map_err(bad_bytes)?;
+            let v = Listener::try_from(&p).map_err(|e| invalid(&p.name, e))?;
+            (p.name, Resource::Listener(Arc::new(v)))
         }
         ResourceKind::RouteConfiguration => {
-            let r = config::route::v3::RouteConfiguration::decode(bytes)
-                .map_err(|e| err(e.to_string()))?;
-            (
-                r.name.clone(),
-                Resource::RouteConfiguration(Arc::new(RouteConfiguration { name: r.name })),
-            )
+            let p = proto::route::v3::RouteConfiguration::decode(bytes).map_err(bad_bytes)?;
+            let v = RouteConfiguration::try_from(&p).map_err(|e| invalid(&p.name, e))?;
+            (p.name, Resource::RouteConfiguration(Arc::new(v)))
         }
         ResourceKind::Cluster => {
-            let c = config::cluster::v3::Cluster::decode(bytes).map_err(|e| err(e.to_string()))?;
-            (
-                c.name.clone(),
-                Resource::Cluster(Arc::new(Cluster { name: c.name })),
-            )
+            let p = proto::cluster::v3::Cluster::decode(bytes).map_err(bad_bytes)?;
+            let v = Cluster::decode(&p, ctx).map_err(|e| invalid(&p.name, e))?;
+            (p.name, Resource::Cluster(Arc::new(v)))
         }
         ResourceKind::ClusterLoadAssignment => {
-            let c = config::endpoint::v3::ClusterLoadAssignment::decode(bytes)
-                .map_err(|e| err(e.to_string()))?;
-            (
-                c.cluster_name.clone(),
-                Resource::ClusterLoadAssignment(Arc::new(ClusterLoadAssignment {
-                    cluster_name: c.cluster_name,
-                })),
-            )
+            let p = proto::endpoint::v3::ClusterLoadAssignment::decode(bytes).map_err(bad_bytes)?;
+            let v = ClusterLoadAssignment::try_from(&p).map_err(|e| invalid(&p.cluster_name, e))?;
+            (p.cluster_name, Resource::ClusterLoadAssignment(Arc::new(v)))
         }
     })
 }
+
+#[cfg(test)]
+mod tests;
