@@ -142,12 +142,12 @@ mod tests {
 
     #[test]
     fn leaves_come_depth_first_in_priority_order_without_duplicates() {
-        let g = graph(&[
-            ("root", &["a", "mid", "b"]),
-            ("mid", &["c", "a", "d"]),
-        ]);
+        let g = graph(&[("root", &["a", "mid", "b"]), ("mid", &["c", "a", "d"])]);
         let f = walk(&g, "root");
-        assert_eq!(f.leaves, Ok(vec!["a".into(), "c".into(), "d".into(), "b".into()]));
+        assert_eq!(
+            f.leaves,
+            Ok(vec!["a".into(), "c".into(), "d".into(), "b".into()])
+        );
         assert_eq!(f.reached, ["a", "mid", "c", "d", "b"]);
         assert!(f.complete);
     }
@@ -170,7 +170,11 @@ mod tests {
             })
         );
         assert!(f.leaves.unwrap_err().to_string().contains("a → b → a"));
-        assert_eq!(f.reached, ["a", "b"], "the clusters of the loop stay watched");
+        assert_eq!(
+            f.reached,
+            ["a", "b"],
+            "the clusters of the loop stay watched"
+        );
     }
 
     #[test]
@@ -206,7 +210,9 @@ mod tests {
         let g = graph(&[("root", &["root2"]), ("root2", &[])]);
         assert_eq!(
             walk(&g, "root").leaves,
-            Err(ClusterError::AggregateNoLeaves { name: "root".into() })
+            Err(ClusterError::AggregateNoLeaves {
+                name: "root".into()
+            })
         );
     }
 }

@@ -339,8 +339,7 @@ impl<'a> Walker<'a> {
                 let node = |n: &str| aggregate_node(entries, n);
                 let flat = flatten(name, &node);
                 for reached in &flat.reached {
-                    self.wanted
-                        .insert((ResourceKind::Cluster, reached.clone()));
+                    self.wanted.insert((ResourceKind::Cluster, reached.clone()));
                 }
                 let leaf_clusters = match flat.leaves {
                     Ok(leaves) => leaves,
@@ -380,3 +379,5 @@ fn aggregate_node<'a>(entries: &'a BTreeMap<ResourceKey, Entry>, name: &str) -> 
     }
 }
 
+#[cfg(test)]
+mod tests;

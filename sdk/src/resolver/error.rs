@@ -90,7 +90,8 @@ impl ResolveError {
     /// the data itself (gRFC A88 transient errors).
     pub fn is_transient(&self) -> bool {
         match self {
-            ResolveError::Listener { error, .. } | ResolveError::RouteConfiguration { error, .. } => {
+            ResolveError::Listener { error, .. }
+            | ResolveError::RouteConfiguration { error, .. } => {
                 matches!(error, WatchError::Unreachable { .. })
             }
             ResolveError::Timeout { .. } => true,
@@ -158,7 +159,9 @@ fn fmt_secs(d: Duration) -> String {
 
 fn hint(kind: ResourceKind) -> &'static str {
     match kind {
-        ResourceKind::Listener => "check the target name matches a Listener the control plane serves",
+        ResourceKind::Listener => {
+            "check the target name matches a Listener the control plane serves"
+        }
         ResourceKind::RouteConfiguration => {
             "check the listener's route_config_name matches a RouteConfiguration the control plane serves"
         }

@@ -72,7 +72,12 @@ mod tests {
 
     #[test]
     fn exact_beats_suffix_beats_prefix_beats_universal() {
-        let vhs = hosts(&[&["*"], &["greeter.*"], &["*.svc:50051"], &["greeter.svc:50051"]]);
+        let vhs = hosts(&[
+            &["*"],
+            &["greeter.*"],
+            &["*.svc:50051"],
+            &["greeter.svc:50051"],
+        ]);
         assert_eq!(select_virtual_host(&vhs, "greeter.svc:50051"), Some(3));
         assert_eq!(select_virtual_host(&vhs[..3], "greeter.svc:50051"), Some(2));
         assert_eq!(select_virtual_host(&vhs[..2], "greeter.svc:50051"), Some(1));
