@@ -17,6 +17,8 @@ pub mod core;
 pub mod error;
 pub mod snapshot;
 mod task;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod vhost;
 
 pub use error::{ClusterError, ResolveError};

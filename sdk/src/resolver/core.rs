@@ -180,9 +180,9 @@ impl DependencyCore {
             keep
         });
         for key in target {
-            if !self.entries.contains_key(&key) {
-                actions.watch.push(key.clone());
-                self.entries.insert(key, Entry::default());
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.entries.entry(key) {
+                actions.watch.push(slot.key().clone());
+                slot.insert(Entry::default());
             }
         }
         state.resource_errors = self
@@ -226,7 +226,7 @@ impl<'a> Walker<'a> {
             Lookup::Failed(error) => {
                 return Outcome::Failed(ResolveError::Listener {
                     name: listener_name.to_string(),
-                    error: error.clone(),
+                    error: Box::new(error.clone()),
                 });
             }
             _ => {
@@ -245,7 +245,7 @@ impl<'a> Walker<'a> {
                         return Outcome::Failed(ResolveError::RouteConfiguration {
                             name: name.clone(),
                             listener: listener_name.to_string(),
-                            error: error.clone(),
+                            error: Box::new(error.clone()),
                         });
                     }
                     _ => {
@@ -303,7 +303,7 @@ impl<'a> Walker<'a> {
             Lookup::Failed(error) => {
                 let error = ClusterError::Resource {
                     name: name.to_string(),
-                    error: error.clone(),
+                    error: Box::new(error.clone()),
                 };
                 self.clusters.insert(name.to_string(), Err(error));
                 return;

@@ -27,7 +27,7 @@ pub enum ResolveError {
         /// The Listener resource name.
         name: String,
         /// What the ADS client reported.
-        error: WatchError,
+        error: Box<WatchError>,
     },
     /// The RouteConfiguration named by the Listener has no usable value.
     #[error("route configuration `{name}` (named by listener `{listener}`) is not usable: {error}")]
@@ -37,7 +37,7 @@ pub enum ResolveError {
         /// The Listener that names it.
         listener: String,
         /// What the ADS client reported.
-        error: WatchError,
+        error: Box<WatchError>,
     },
     /// No virtual host of the route configuration matches the data-plane authority (gRFC A28).
     #[error(
@@ -92,7 +92,7 @@ impl ResolveError {
         match self {
             ResolveError::Listener { error, .. }
             | ResolveError::RouteConfiguration { error, .. } => {
-                matches!(error, WatchError::Unreachable { .. })
+                matches!(**error, WatchError::Unreachable { .. })
             }
             ResolveError::Timeout { .. } => true,
             _ => false,
@@ -109,7 +109,7 @@ pub enum ClusterError {
         /// The Cluster resource name.
         name: String,
         /// What the ADS client reported.
-        error: WatchError,
+        error: Box<WatchError>,
     },
     /// The aggregate cluster graph loops back on itself (gRFC A37).
     #[error(

@@ -193,3 +193,6 @@ fn apply(
         tx.send_replace(core.state().clone());
     }
 }
+
+#[cfg(test)]
+mod tests;
