@@ -1,6 +1,6 @@
 //! The sans-io dependency manager of gRFC A74: it is told what the ADS client said about each
 //! watched resource and answers which resources to watch or stop watching, and what the
-//! [`ResolverState`] is now (publishing a new [`Snapshot`] only when the tree is complete).
+//! [`ResolverState`] is now (publishing a new [`Snapshot`](super::Snapshot) only when the tree is complete).
 //!
 //! The tree is Listener → RouteConfiguration (RDS, or inline) → virtual host (A28) → clusters
 //! named by its routes → for each cluster its EDS resource, its LOGICAL_DNS host, or its aggregate
@@ -21,15 +21,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::aggregate::{Node, flatten};
-use super::error::{ClusterError, ResolveError};
-use super::snapshot::{ClusterConfig, ClusterEndpoints, ResolverState, ResourceError, Snapshot};
-use super::vhost::select_virtual_host;
-use crate::xds::resource::cluster::ClusterDiscovery;
-use crate::xds::resource::listener::RouteSource;
-use crate::xds::resource::route::RouteAction;
-use crate::xds::resource::{Resource, ResourceKind, RouteConfiguration};
+use super::snapshot::{ResolverState, ResourceError};
+use crate::xds::resource::{Resource, ResourceKind};
 use crate::xds::{WatchError, WatchEvent};
+
+mod walk;
+
+use walk::{Outcome, Walker};
 
 /// A watched resource: its kind and name.
 pub type ResourceKey = (ResourceKind, String);
@@ -63,27 +61,6 @@ pub struct DependencyCore {
 struct Entry {
     value: Option<Resource>,
     error: Option<WatchError>,
-}
-
-/// What is known about one resource, as the walk uses it.
-enum Lookup<'a> {
-    Pending,
-    Failed(&'a WatchError),
-    Value(&'a Resource),
-}
-
-enum Outcome {
-    Complete(Snapshot),
-    Waiting,
-    Failed(ResolveError),
-}
-
-/// One walk of the tree over the current entries.
-struct Walker<'a> {
-    entries: &'a BTreeMap<ResourceKey, Entry>,
-    wanted: BTreeSet<ResourceKey>,
-    pending: BTreeSet<ResourceKey>,
-    clusters: BTreeMap<String, Result<ClusterConfig, ClusterError>>,
 }
 
 impl DependencyCore {
@@ -136,12 +113,7 @@ impl DependencyCore {
 
     /// Walk the tree, update the state and the watch set.
     fn recompute(&mut self) -> Actions {
-        let mut walker = Walker {
-            entries: &self.entries,
-            wanted: BTreeSet::new(),
-            pending: BTreeSet::new(),
-            clusters: BTreeMap::new(),
-        };
+        let mut walker = Walker::new(&self.entries);
         let outcome = walker.walk(&self.listener_name, &self.authority);
         let Walker {
             wanted, pending, ..
@@ -200,182 +172,6 @@ impl DependencyCore {
         actions.state_changed = state != self.state;
         self.state = state;
         actions
-    }
-}
-
-impl<'a> Walker<'a> {
-    fn lookup(&self, kind: ResourceKind, name: &str) -> Lookup<'a> {
-        let entries: &'a BTreeMap<ResourceKey, Entry> = self.entries;
-        match entries.get(&(kind, name.to_string())) {
-            Some(Entry {
-                value: Some(value), ..
-            }) => Lookup::Value(value),
-            Some(Entry {
-                error: Some(error), ..
-            }) => Lookup::Failed(error),
-            _ => Lookup::Pending,
-        }
-    }
-
-    /// Walks Listener → RouteConfiguration → virtual host → clusters.
-    fn walk(&mut self, listener_name: &str, authority: &str) -> Outcome {
-        let kind = ResourceKind::Listener;
-        self.wanted.insert((kind, listener_name.to_string()));
-        let listener = match self.lookup(kind, listener_name) {
-            Lookup::Value(Resource::Listener(l)) => l.clone(),
-            Lookup::Failed(error) => {
-                return Outcome::Failed(ResolveError::Listener {
-                    name: listener_name.to_string(),
-                    error: Box::new(error.clone()),
-                });
-            }
-            _ => {
-                self.pending.insert((kind, listener_name.to_string()));
-                return Outcome::Waiting;
-            }
-        };
-        let route_config: Arc<RouteConfiguration> = match &listener.route_source {
-            RouteSource::Inline(rc) => rc.clone(),
-            RouteSource::Rds { name } => {
-                let kind = ResourceKind::RouteConfiguration;
-                self.wanted.insert((kind, name.clone()));
-                match self.lookup(kind, name) {
-                    Lookup::Value(Resource::RouteConfiguration(rc)) => rc.clone(),
-                    Lookup::Failed(error) => {
-                        return Outcome::Failed(ResolveError::RouteConfiguration {
-                            name: name.clone(),
-                            listener: listener_name.to_string(),
-                            error: Box::new(error.clone()),
-                        });
-                    }
-                    _ => {
-                        self.pending.insert((kind, name.clone()));
-                        return Outcome::Waiting;
-                    }
-                }
-            }
-        };
-        let Some(index) = select_virtual_host(&route_config.virtual_hosts, authority) else {
-            return Outcome::Failed(ResolveError::NoVirtualHost {
-                authority: authority.to_string(),
-                route_config: route_config.name.clone(),
-                domains: route_config
-                    .virtual_hosts
-                    .iter()
-                    .flat_map(|vh| vh.domains.iter().cloned())
-                    .collect(),
-            });
-        };
-        let mut roots: Vec<&str> = Vec::new();
-        for route in &route_config.virtual_hosts[index].routes {
-            if let RouteAction::Forward(forward) = &route.action {
-                for wc in &forward.clusters {
-                    if !roots.contains(&wc.name.as_str()) {
-                        roots.push(&wc.name);
-                    }
-                }
-            }
-        }
-        for root in roots {
-            self.add_cluster(root);
-        }
-        if !self.pending.is_empty() {
-            return Outcome::Waiting;
-        }
-        Outcome::Complete(Snapshot {
-            generation: 0,
-            listener,
-            route_config: route_config.clone(),
-            virtual_host_index: index,
-            clusters: std::mem::take(&mut self.clusters),
-        })
-    }
-
-    /// Adds cluster `name` (and what it depends on) to the walk.
-    fn add_cluster(&mut self, name: &str) {
-        if self.clusters.contains_key(name) {
-            return;
-        }
-        let key = (ResourceKind::Cluster, name.to_string());
-        self.wanted.insert(key.clone());
-        let cluster = match self.lookup(ResourceKind::Cluster, name) {
-            Lookup::Value(Resource::Cluster(c)) => c.clone(),
-            Lookup::Failed(error) => {
-                let error = ClusterError::Resource {
-                    name: name.to_string(),
-                    error: Box::new(error.clone()),
-                };
-                self.clusters.insert(name.to_string(), Err(error));
-                return;
-            }
-            _ => {
-                self.pending.insert(key);
-                return;
-            }
-        };
-        let endpoints = match &cluster.discovery {
-            ClusterDiscovery::Eds { service_name } => {
-                let kind = ResourceKind::ClusterLoadAssignment;
-                self.wanted.insert((kind, service_name.clone()));
-                let assignment = match self.lookup(kind, service_name) {
-                    Lookup::Value(Resource::ClusterLoadAssignment(a)) => Ok(a.clone()),
-                    Lookup::Failed(error) => Err(error.clone()),
-                    _ => {
-                        self.pending.insert((kind, service_name.clone()));
-                        return;
-                    }
-                };
-                ClusterEndpoints::Eds {
-                    service_name: service_name.clone(),
-                    assignment,
-                }
-            }
-            ClusterDiscovery::LogicalDns { host, port } => ClusterEndpoints::LogicalDns {
-                host: host.clone(),
-                port: *port,
-            },
-            ClusterDiscovery::Aggregate { .. } => {
-                let entries = self.entries;
-                let node = |n: &str| aggregate_node(entries, n);
-                let flat = flatten(name, &node);
-                for reached in &flat.reached {
-                    self.wanted.insert((ResourceKind::Cluster, reached.clone()));
-                }
-                let leaf_clusters = match flat.leaves {
-                    Ok(leaves) => leaves,
-                    Err(error) => {
-                        self.clusters.insert(name.to_string(), Err(error));
-                        return;
-                    }
-                };
-                let config = ClusterConfig {
-                    cluster,
-                    endpoints: ClusterEndpoints::Aggregate { leaf_clusters },
-                };
-                self.clusters.insert(name.to_string(), Ok(config));
-                for reached in &flat.reached {
-                    self.add_cluster(reached);
-                }
-                return;
-            }
-        };
-        let config = ClusterConfig { cluster, endpoints };
-        self.clusters.insert(name.to_string(), Ok(config));
-    }
-}
-
-/// What the aggregate walk needs to know about cluster `name`.
-fn aggregate_node<'a>(entries: &'a BTreeMap<ResourceKey, Entry>, name: &str) -> Node<'a> {
-    match entries.get(&(ResourceKind::Cluster, name.to_string())) {
-        Some(Entry {
-            value: Some(Resource::Cluster(c)),
-            ..
-        }) => match &c.discovery {
-            ClusterDiscovery::Aggregate { clusters } => Node::Aggregate(clusters),
-            _ => Node::Leaf,
-        },
-        Some(Entry { error: Some(_), .. }) => Node::Leaf,
-        _ => Node::Unknown,
     }
 }
 

@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use super::*;
-use crate::xds::resource::cluster::{DEFAULT_MAX_REQUESTS, LbPolicy};
-use crate::xds::resource::listener::Listener;
+use crate::resolver::error::{ClusterError, ResolveError};
+use crate::resolver::snapshot::{ClusterConfig, ClusterEndpoints, Snapshot};
+use crate::xds::resource::cluster::{ClusterDiscovery, DEFAULT_MAX_REQUESTS, LbPolicy};
+use crate::xds::resource::listener::{Listener, RouteSource};
 use crate::xds::resource::route::{
-    FilterOverrides, ForwardAction, PathMatcher, Route, RouteMatch, VirtualHost, WeightedCluster,
+    FilterOverrides, ForwardAction, PathMatcher, Route, RouteAction, RouteMatch, VirtualHost,
+    WeightedCluster,
 };
-use crate::xds::resource::{Cluster, ClusterLoadAssignment};
+use crate::xds::resource::{Cluster, ClusterLoadAssignment, RouteConfiguration};
 
 const LDS: ResourceKind = ResourceKind::Listener;
 const RDS: ResourceKind = ResourceKind::RouteConfiguration;
