@@ -17,15 +17,21 @@ use meshwork::xds::resource::endpoint::{HealthStatus, Locality};
 use meshwork::xds::resource::listener::RouteSource;
 use meshwork::xds::resource::route::RouteAction;
 use meshwork::xds::resource::{
-    Cluster, ClusterLoadAssignment, Listener, ResourceKind, RouteConfiguration,
+    Cluster, ClusterLoadAssignment, Listener, Resource, ResourceKind, RouteConfiguration,
 };
 use meshwork::xds::{ConnectionState, ResourceStatus, WatchError, WatchEvent, XdsClient};
+use meshwork_examples::xds_server::translate::to_any;
 use meshwork_examples::xds_server::{Mesh, ServerHandle};
-use meshwork_tests::watch::{cluster, listener, load_assignment, route_configuration};
+use meshwork_proto::envoy::config::endpoint::v3::ClusterLoadAssignment as ProtoCla;
+use meshwork_proto::envoy::config::listener::v3::Listener as ProtoListener;
+use meshwork_proto::google::protobuf::Any;
+use meshwork_proto::type_url;
+use meshwork_tests::watch::{changed, cluster, listener, load_assignment, route_configuration};
 use meshwork_tests::{
     WatchLog, assert_all_acked, client_for, fast_reconnect, restart_control_plane,
     start_control_plane, wait_for_connection, wait_for_event,
 };
+use prost::Message;
 
 /// Bound on anything that should happen "soon" over loopback.
 const WAIT: Duration = Duration::from_secs(10);
@@ -386,4 +392,273 @@ fn ambient_error(event: &WatchEvent) -> Option<WatchError> {
         WatchEvent::AmbientError(e) => Some(e.clone()),
         _ => None,
     }
+}
+
+/// Pushes `bad` as `name` of `kind` to a client that holds a good value through `log`, and checks
+/// gRFC A46 end to end: the NACK names the resource and `field`, the last good value keeps
+/// serving (dump, new watchers), the watcher gets an ambient error, and a fix is ACKed again.
+async fn nack_keeps_the_last_good_value(
+    server: &ServerHandle,
+    client: &XdsClient,
+    log: &mut WatchLog,
+    node_id: &str,
+    (kind, name): (ResourceKind, &str),
+    bad: Any,
+    field: &str,
+) -> Result<()> {
+    let type_url = kind.type_url();
+    let good_wire = server.snapshot().get(type_url, name).cloned();
+    let good = dumped(client, kind, name)?;
+    ensure!(
+        good.status == ResourceStatus::Acked && good.xds_config == good_wire,
+        "{good:#?}"
+    );
+    let good_value = last_value(log).context("the watcher has no value yet")?;
+
+    let bad_version = server.set_raw(type_url, name, bad);
+    let nack = server
+        .wait_for_nack_of(node_id, type_url, bad_version, WAIT)
+        .await?;
+    ensure!(
+        nack.version == bad_version.to_string()
+            && nack.message.contains(&format!("`{name}`"))
+            && nack.message.contains(field),
+        "the NACK should name `{name}` and `{field}`: {nack:?}"
+    );
+    let err = log.wait_for(WAIT, ambient_error).await?;
+    let WatchError::Invalid {
+        name: n,
+        version,
+        message,
+        ..
+    } = &err
+    else {
+        bail!("expected an ambient validation error, got {err:?}");
+    };
+    ensure!(
+        n == name && *version == bad_version.to_string() && message.contains(field),
+        "{err:?}"
+    );
+
+    let entry = dumped(client, kind, name)?;
+    ensure!(
+        entry.status == ResourceStatus::Nacked
+            && entry.version_info == good.version_info
+            && entry.xds_config == good_wire,
+        "the dump should show NACKED over the last good version {}: {entry:#?}",
+        good.version_info
+    );
+    let failure = entry.error_state.context("NACKED without error_state")?;
+    ensure!(
+        failure.version_info == bad_version.to_string() && failure.details.contains(field),
+        "{failure:#?}"
+    );
+    let mut late = WatchLog::new(client.watch(kind, name));
+    let served = late.wait_for(WAIT, |e| changed(e).cloned()).await?;
+    ensure!(
+        served == good_value,
+        "a new watcher should get the last good value: {served:#?}"
+    );
+
+    let fixed_version = server.remove_raw(type_url, name);
+    server
+        .wait_for_ack(node_id, type_url, fixed_version, WAIT)
+        .await?;
+    let back = log.wait_for(WAIT, |e| changed(e).cloned()).await?;
+    ensure!(back == good_value, "{back:#?}");
+    let entry = dumped(client, kind, name)?;
+    ensure!(
+        entry.status == ResourceStatus::Acked
+            && entry.version_info == fixed_version.to_string()
+            && entry.error_state.is_none(),
+        "{entry:#?}"
+    );
+    Ok(())
+}
+
+/// The value of the last `Changed` event recorded in `log`.
+fn last_value(log: &WatchLog) -> Option<Resource> {
+    log.all().iter().rev().find_map(|e| changed(e).cloned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_without_api_listener_is_nacked_and_the_last_good_one_serves() -> Result<()> {
+    let node = "e2e-nack-lds";
+    let (server, client, mut g) = greeter_setup(node).await?;
+    let bad = to_any(&ProtoListener {
+        name: GREETER.to_string(),
+        ..Default::default()
+    });
+
+    let target = (ResourceKind::Listener, GREETER);
+    nack_keeps_the_last_good_value(
+        &server,
+        &client,
+        &mut g.lds,
+        node,
+        target,
+        bad,
+        "api_listener",
+    )
+    .await?;
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_assignment_with_a_priority_gap_is_nacked_and_the_last_good_one_serves() -> Result<()>
+{
+    let node = "e2e-nack-eds";
+    let (server, client, mut g) = greeter_setup(node).await?;
+    let wire = server
+        .snapshot()
+        .get(type_url::CLUSTER_LOAD_ASSIGNMENT, "blue")
+        .cloned()
+        .context("blue's load assignment")?;
+    let mut cla = ProtoCla::decode(wire.value.as_slice())?;
+    // Localities at priorities 0 and 2: priority 1 is missing.
+    cla.endpoints[1].priority = 2;
+
+    let target = (ResourceKind::ClusterLoadAssignment, "blue");
+    nack_keeps_the_last_good_value(
+        &server,
+        &client,
+        &mut g.eds_blue,
+        node,
+        target,
+        to_any(&cla),
+        "priority",
+    )
+    .await?;
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_config_serves_while_the_control_plane_is_down_and_resumes_after_restart()
+-> Result<()> {
+    let node = "e2e-restart";
+    let (server, client, mut g) = greeter_setup(node).await?;
+    assert_all_acked(&server, node, server.version(), WAIT).await?;
+    let addr = server.local_addr();
+    let accepted = server.version().to_string();
+
+    server.shutdown().await;
+
+    // A57: the stream ended after responses (not an error); the reconnect attempts then fail,
+    // which is a transient error: ambient, since every watched resource is cached.
+    let err = g.lds.wait_for(WAIT, ambient_error).await?;
+    ensure!(matches!(err, WatchError::Unreachable { .. }), "{err:?}");
+    ensure!(
+        err.to_string().contains(&addr.to_string()),
+        "message: {err}"
+    );
+    let down =
+        wait_for_connection(&client, WAIT, |s| s.state == ConnectionState::BackingOff).await?;
+    let reason = down.last_error.context("backing off without a reason")?;
+    ensure!(reason.contains("connect failed"), "reason: {reason}");
+
+    for (kind, name) in [
+        (ResourceKind::Listener, GREETER),
+        (ResourceKind::RouteConfiguration, GREETER),
+        (ResourceKind::Cluster, "blue"),
+        (ResourceKind::Cluster, "green"),
+        (ResourceKind::ClusterLoadAssignment, "blue"),
+    ] {
+        let entry = dumped(&client, kind, name)?;
+        ensure!(
+            entry.status == ResourceStatus::Acked
+                && entry.version_info == accepted
+                && entry.xds_config.is_some(),
+            "{kind} `{name}` should stay cached while the control plane is down: {entry:#?}"
+        );
+    }
+    // A new watcher of a cached name is served at once, from the cache.
+    let mut late = WatchLog::new(client.watch(ResourceKind::ClusterLoadAssignment, "blue"));
+    let cached = late.wait_for(WAIT, load_assignment).await?;
+    ensure!(cached == g.blue_endpoints, "{cached:#?}");
+    ensure!(
+        client.connection_status().state != ConnectionState::Connected,
+        "{:?}",
+        client.connection_status()
+    );
+
+    // Same port, same mesh: the client reconnects by itself and resubscribes every type.
+    let server = restart_control_plane(addr, Spec::default().mesh()?, WAIT).await?;
+    wait_for_connection(&client, WAIT, |s| s.state == ConnectionState::Connected).await?;
+    assert_all_acked(&server, node, server.version(), WAIT).await?;
+    let resumed = server.ack_log();
+    for kind in ResourceKind::ALL {
+        ensure!(
+            resumed.status(node, kind.type_url()).is_some(),
+            "the restarted control plane never heard about {kind}: {resumed:?}"
+        );
+    }
+
+    // Later updates flow again.
+    let version = server.set_mesh(
+        &Spec {
+            extra_endpoint: true,
+            ..Spec::default()
+        }
+        .mesh()?,
+    )?;
+    let updated = g.eds_blue.wait_for(WAIT, load_assignment).await?;
+    let zone_b = &updated.priorities[0].localities[1].endpoints;
+    ensure!(
+        zone_b.len() == 2,
+        "the added endpoint should arrive: {updated:#?}"
+    );
+    server
+        .wait_for_ack(node, type_url::CLUSTER_LOAD_ASSIGNMENT, version, WAIT)
+        .await?;
+    ensure!(g.listener.name == GREETER && g.routes.name == GREETER && g.blue.name == "blue");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Real time: the 15 s does-not-exist timer (gRFC A57) is not configurable on the client, and
+/// paused tokio time cannot drive real sockets. It runs beside the other tests of this file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_the_mesh_lacks_does_not_exist_after_15_s() -> Result<()> {
+    let server = start_control_plane(Spec::default().mesh()?).await?;
+    let client = client_for(&server, "e2e-missing", fast_reconnect(BACKOFF_BASE))?;
+    let started = tokio::time::Instant::now();
+    let mut watcher = client.watch(ResourceKind::Listener, "missing:1");
+
+    let err = wait_for_event(&mut watcher, Duration::from_secs(25), |e| match e {
+        WatchEvent::DoesNotExist(err) => Some(err.clone()),
+        _ => None,
+    })
+    .await?;
+
+    let waited = started.elapsed();
+    ensure!(
+        waited >= Duration::from_millis(14_900),
+        "does-not-exist after only {waited:?}; the timer is 15 s"
+    );
+    let WatchError::NotFound {
+        name,
+        server: uri,
+        after,
+        ..
+    } = &err
+    else {
+        bail!("expected NotFound, got {err:?}");
+    };
+    ensure!(
+        name == "missing:1"
+            && *uri == server.local_addr().to_string()
+            && *after == Duration::from_secs(15),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    ensure!(
+        message.contains("`missing:1`") && message.contains(uri),
+        "message: {message}"
+    );
+    let entry = dumped(&client, ResourceKind::Listener, "missing:1")?;
+    ensure!(entry.status == ResourceStatus::DoesNotExist, "{entry:#?}");
+    server.shutdown().await;
+    Ok(())
 }
