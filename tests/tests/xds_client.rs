@@ -107,7 +107,8 @@ struct Greeter {
     lds: WatchLog,
     rds: WatchLog,
     cds_blue: WatchLog,
-    cds_green: WatchLog,
+    /// Kept so `green` stays subscribed.
+    _cds_green: WatchLog,
     eds_blue: WatchLog,
     listener: Arc<Listener>,
     routes: Arc<RouteConfiguration>,
@@ -174,7 +175,7 @@ async fn subscribe_greeter(client: &XdsClient) -> Result<Greeter> {
         lds,
         rds,
         cds_blue,
-        cds_green,
+        _cds_green: cds_green,
         eds_blue,
         listener,
         routes,
@@ -274,6 +275,16 @@ async fn subscribes_to_all_four_types_and_acks_them() -> Result<()> {
         ensure!(
             entry.xds_config.is_some() && entry.error_state.is_none(),
             "{entry:#?}"
+        );
+    }
+    let log = server.ack_log();
+    for kind in ResourceKind::ALL {
+        let opened = log
+            .status("e2e-subscribe", kind.type_url())
+            .and_then(|s| s.opened_with.clone());
+        ensure!(
+            opened.as_deref() == Some(""),
+            "a new client holds no {kind} version: {opened:?}"
         );
     }
     let dump = client.config_dump();
@@ -587,11 +598,15 @@ async fn cached_config_serves_while_the_control_plane_is_down_and_resumes_after_
     let server = restart_control_plane(addr, Spec::default().mesh()?, WAIT).await?;
     wait_for_connection(&client, WAIT, |s| s.state == ConnectionState::Connected).await?;
     assert_all_acked(&server, node, server.version(), WAIT).await?;
+    // The resubscription announced, per type, the version accepted from the first server.
     let resumed = server.ack_log();
     for kind in ResourceKind::ALL {
+        let opened = resumed
+            .status(node, kind.type_url())
+            .and_then(|s| s.opened_with.clone());
         ensure!(
-            resumed.status(node, kind.type_url()).is_some(),
-            "the restarted control plane never heard about {kind}: {resumed:?}"
+            opened.as_deref() == Some(accepted.as_str()),
+            "{kind} should resume from version {accepted}, announced {opened:?}: {resumed:?}"
         );
     }
 
