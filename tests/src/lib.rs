@@ -2,14 +2,15 @@
 //! peers).
 //!
 //! [`control_plane`] starts the dev control plane and SDK clients pointed at it; [`watch`] waits,
-//! with a bound, for what a client reports. Reference peers are Python scripts under
-//! `tests/peers/` run with the interpreter that `./scripts/test` prepares (`MESHWORK_PYTHON`, a
-//! venv with `tests/peers/requirements.txt`).
+//! with a bound, for what a client reports; [`greeter`] is the test mesh the xDS tests share.
+//! Reference peers are Python scripts under `tests/peers/` run with the interpreter that
+//! `./scripts/test` prepares (`MESHWORK_PYTHON`, a venv with `tests/peers/requirements.txt`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod control_plane;
+pub mod greeter;
 pub mod watch;
 
 pub use control_plane::{
