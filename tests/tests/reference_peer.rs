@@ -2,7 +2,9 @@
 //! plane serves resources a reference client ACKs and routes by (gRFC A27 resolution, A28
 //! weighted clusters).
 //!
-//! Needs the venv from `./scripts/test` (`MESHWORK_PYTHON`).
+//! The peer binds its backends on ports the OS picks and reports them; only then does the
+//! control plane serve a mesh naming those ports, so no port is ever free for another process to
+//! take in between. Needs the venv from `./scripts/test` (`MESHWORK_PYTHON`).
 
 // Test-only helpers: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
