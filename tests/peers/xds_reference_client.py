@@ -1,9 +1,14 @@
 """Reference xDS client for Meshwork's tests: gRPC's own C-core xDS client (Python grpcio).
 
-Starts one generic gRPC server per --ports entry (each answers the unary method
-/meshwork.test.Echo/Name with its own name as raw bytes), points GRPC_XDS_BOOTSTRAP at the control
-plane given by --xds-server, dials xds:///<target>, sends --rpcs RPCs and prints one JSON object:
-{"counts": {"backend-<port>": n, ...}, "failures": [{"code": ..., "details": ...}], "rpcs": n}.
+Protocol with the test (one JSON object per stdout line):
+1. Starts --backends generic gRPC servers, each on a port the OS picks (127.0.0.1:0), so no other
+   process can race for the port. Each answers the unary method /meshwork.test.Echo/Name with its
+   own name ("backend-<port>") as raw bytes. Prints {"ports": [p1, p2, ...]}.
+2. Waits for one line on stdin: the test sends it once the control plane's mesh names those ports.
+   End of input without a line means the test gave up; the script then exits with status 3.
+3. Points GRPC_XDS_BOOTSTRAP at the control plane given by --xds-server, dials xds:///<target>,
+   sends --rpcs RPCs and prints {"counts": {"backend-<port>": n, ...},
+   "failures": [{"code": ..., "details": ...}], "rpcs": n, "seconds": s}.
 No generated stubs: identity (de)serializers move raw bytes.
 """
 
@@ -21,22 +26,30 @@ SERVICE = "meshwork.test.Echo"
 METHOD = "Name"
 
 
-def start_backend(port):
-    name = f"backend-{port}"
+def start_backend():
+    """Starts a backend on a free port; returns (server, port)."""
+    # The name needs the port, which is only known after binding: the handler reads it late.
+    name = {}
 
     def answer(_request, _context):
-        return name.encode()
+        return name["value"].encode()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     handler = grpc.method_handlers_generic_handler(
         SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(answer)}
     )
     server.add_generic_rpc_handlers((handler,))
-    bound = server.add_insecure_port(f"127.0.0.1:{port}")
-    if bound != port:
-        raise SystemExit(f"could not bind backend port {port} (got {bound})")
+    port = server.add_insecure_port("127.0.0.1:0")
+    if port == 0:
+        raise SystemExit("could not bind a backend on 127.0.0.1:0")
+    name["value"] = f"backend-{port}"
     server.start()
-    return server
+    return server, port
+
+
+def emit(obj):
+    print(json.dumps(obj))
+    sys.stdout.flush()
 
 
 def write_bootstrap(xds_server, node_id):
@@ -61,13 +74,20 @@ def main():
     parser.add_argument("--xds-server", required=True, help="control plane host:port")
     parser.add_argument("--node-id", required=True)
     parser.add_argument("--target", required=True, help="listener name, e.g. greeter:50051")
-    parser.add_argument("--ports", required=True, help="comma-separated backend ports")
+    parser.add_argument("--backends", type=int, required=True, help="backends to start")
     parser.add_argument("--rpcs", type=int, default=60)
     parser.add_argument("--rpc-timeout", type=float, default=5.0)
     parser.add_argument("--first-rpc-timeout", type=float, default=30.0)
     args = parser.parse_args()
 
-    servers = [start_backend(int(p)) for p in args.ports.split(",") if p]
+    backends = [start_backend() for _ in range(args.backends)]
+    servers = [server for server, _ in backends]
+    emit({"ports": [port for _, port in backends]})
+    if not sys.stdin.readline():
+        for s in servers:
+            s.stop(grace=None)
+        print("stdin closed before the go-ahead line; the test gave up", file=sys.stderr)
+        return 3
     path = write_bootstrap(args.xds_server, args.node_id)
     os.environ["GRPC_XDS_BOOTSTRAP"] = path
 
@@ -90,13 +110,12 @@ def main():
             s.stop(grace=None)
         os.unlink(path)
 
-    print(json.dumps({
+    emit({
         "counts": counts,
         "failures": failures,
         "rpcs": args.rpcs,
         "seconds": round(time.monotonic() - started, 3),
-    }))
-    sys.stdout.flush()
+    })
     return 0
 
 

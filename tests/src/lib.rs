@@ -1,12 +1,23 @@
 //! Shared helpers for Meshwork's end-to-end tests (loopback sockets, bounded waits, reference
 //! peers).
 //!
+//! [`control_plane`] starts the dev control plane and SDK clients pointed at it; [`watch`] waits,
+//! with a bound, for what a client reports; [`greeter`] is the test mesh the xDS tests share.
 //! Reference peers are Python scripts under `tests/peers/` run with the interpreter that
 //! `./scripts/test` prepares (`MESHWORK_PYTHON`, a venv with `tests/peers/requirements.txt`).
 
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+pub mod control_plane;
+pub mod greeter;
+pub mod watch;
+
+pub use control_plane::{
+    assert_all_acked, bootstrap_for, client_for, fast_reconnect, restart_control_plane,
+    start_control_plane,
+};
+pub use watch::{WatchLog, wait_for_connection, wait_for_event};
 
 /// Environment variable naming the Python interpreter with grpcio installed.
 pub const PYTHON_ENV: &str = "MESHWORK_PYTHON";
@@ -50,15 +61,4 @@ pub fn peer_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("peers")
         .join(name)
-}
-
-/// `n` distinct free loopback ports (bound, then released: a tiny race a test can live with).
-pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    let listeners = (0..n)
-        .map(|_| TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect()
 }

@@ -95,6 +95,9 @@ async fn run_stream(
                     tracing::debug!(node = protocol.node_id(), type_url = %request.type_url,
                         nonce = %request.response_nonce, "ignoring request with stale nonce");
                 }
+                if let Some(version) = outcome.opened {
+                    store.record_opened(protocol.node_id(), &request.type_url, version);
+                }
                 if let Some(event) = outcome.event {
                     log_event(&event);
                     store.record(event);

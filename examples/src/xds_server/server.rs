@@ -170,23 +170,53 @@ impl ServerHandle {
         .await
     }
 
-    /// Waits for the next NACK of `type_url` from `node_id` (beyond the ones already logged).
-    pub async fn wait_for_nack(
+    /// Waits for the next NACK of `type_url` from `node_id`: the first one beyond those logged
+    /// when this is called (not when the future is first polled), so the future may be created
+    /// before the change that provokes the NACK and awaited after it.
+    pub fn wait_for_nack(
         &self,
         node_id: &str,
         type_url: &str,
         timeout: Duration,
-    ) -> Result<NackRecord, ServerError> {
+    ) -> impl Future<Output = Result<NackRecord, ServerError>> + '_ {
         let seen = self
             .ack_log()
             .status(node_id, type_url)
             .map_or(0, |s| s.nacks.len());
+        let (node_id, type_url) = (node_id.to_owned(), type_url.to_owned());
+        async move {
+            self.wait_log(
+                timeout,
+                format!("NACK of {type_url} from node `{node_id}`"),
+                |log| {
+                    log.status(&node_id, &type_url)
+                        .and_then(|s| s.nacks.get(seen).cloned())
+                },
+            )
+            .await
+        }
+    }
+
+    /// Waits until `node_id` has NACKed `type_url` at `version` or later (already logged or
+    /// still to come); returns the first such NACK. Free of the ordering race of
+    /// [`wait_for_nack`](Self::wait_for_nack): call it any time after the change.
+    pub async fn wait_for_nack_of(
+        &self,
+        node_id: &str,
+        type_url: &str,
+        version: u64,
+        timeout: Duration,
+    ) -> Result<NackRecord, ServerError> {
         self.wait_log(
             timeout,
-            format!("NACK of {type_url} from node `{node_id}`"),
+            format!("NACK of {type_url} version >= {version} from node `{node_id}`"),
             |log| {
-                log.status(node_id, type_url)
-                    .and_then(|s| s.nacks.get(seen).cloned())
+                log.status(node_id, type_url).and_then(|s| {
+                    s.nacks
+                        .iter()
+                        .find(|n| n.version.parse::<u64>().is_ok_and(|v| v >= version))
+                        .cloned()
+                })
             },
         )
         .await

@@ -3,8 +3,9 @@
 //!
 //! A [`Snapshot`] is published whole through a `watch` channel (streams never see half an
 //! update); its version increases on every change and is what responses carry as
-//! `version_info`. The [`AckLog`] records, per node id and type URL, the last ACKed version and
-//! every NACK with its message (Envoy xDS protocol, "ACK and NACK semantics").
+//! `version_info`. The [`AckLog`] records, per node id and type URL, the last ACKed version,
+//! every NACK with its message (Envoy xDS protocol, "ACK and NACK semantics") and the version
+//! the node announced when it last opened the type on a stream.
 //! No networking here; see [`super::ads`].
 
 use std::collections::BTreeMap;
@@ -77,6 +78,9 @@ pub struct TypeStatus {
     pub last_acked: Option<String>,
     /// Every NACK, oldest first.
     pub nacks: Vec<NackRecord>,
+    /// The version the node announced when it last opened this type on a stream (empty when it
+    /// held none). After a reconnect this is the version it last accepted (Envoy xDS protocol).
+    pub opened_with: Option<String>,
 }
 
 /// ACK/NACK history per (node id, type URL).
@@ -221,6 +225,17 @@ impl Store {
         self.acks.send_modify(|log| log.record(&event));
         // No subscriber is fine: the log above keeps the history.
         let _ = self.events.send(event);
+    }
+
+    /// Notes that `node_id` opened `type_url` on a stream announcing `version` (no event: this
+    /// is neither an ACK nor a NACK).
+    pub(crate) fn record_opened(&self, node_id: &str, type_url: &str, version: String) {
+        self.acks.send_modify(|log| {
+            log.entries
+                .entry((node_id.to_owned(), type_url.to_owned()))
+                .or_default()
+                .opened_with = Some(version);
+        });
     }
 
     pub(crate) fn ack_log(&self) -> AckLog {

@@ -34,6 +34,9 @@ pub struct RequestOutcome {
     pub response: Option<DiscoveryResponse>,
     /// The request's nonce was not the latest one sent for its type, so it was ignored.
     pub stale: bool,
+    /// The request opened its type on this stream; holds the version it announced (empty when
+    /// the client held none). A reconnecting client announces the version it last accepted.
+    pub opened: Option<String>,
 }
 
 /// Protocol state of one ADS stream.
@@ -110,6 +113,9 @@ impl StreamProtocol {
             });
         }
         let first = state.nonce.is_none() && state.sent.is_none();
+        if first {
+            outcome.opened = Some(req.version_info.clone());
+        }
         let changed = state.subscribe(&req.type_url, &req.resource_names);
         outcome.response = self.respond(&req.type_url, snap, first || changed);
         outcome

@@ -85,6 +85,53 @@ impl Client {
     }
 }
 
+/// Regression: `wait_for_nack` used to count the NACKs already logged only when first polled, so
+/// a NACK that landed between creating the future and awaiting it was never seen.
+#[tokio::test]
+async fn nack_waits_see_a_nack_logged_before_they_are_polled() {
+    let server = XdsServer::start("127.0.0.1:0".parse().unwrap(), mesh(1))
+        .await
+        .unwrap();
+    let mut client = Client::connect(&server).await;
+    client.send(CLUSTER, &[], "", "", None).await;
+    let cds = client.recv().await;
+    client.ack(&cds, &[]).await;
+    let garbage = Any {
+        type_url: CLUSTER.into(),
+        value: vec![0xff],
+    };
+    let bad = server.set_raw(CLUSTER, "greeter", garbage);
+    let pushed = client.recv().await;
+
+    let nack = server.wait_for_nack("test-node", CLUSTER, WAIT);
+    let mut events = server.events();
+    client
+        .send(CLUSTER, &[], &cds.version_info, &pushed.nonce, Some("bad"))
+        .await;
+    loop {
+        let event = tokio::time::timeout(WAIT, events.recv()).await.unwrap();
+        if matches!(event.unwrap(), AckEvent::Nack { .. }) {
+            break;
+        }
+    }
+
+    let expected = NackRecord {
+        version: bad.to_string(),
+        message: "bad".into(),
+    };
+    assert_eq!(nack.await.unwrap(), expected);
+    let by_version = server.wait_for_nack_of("test-node", CLUSTER, bad, WAIT);
+    assert_eq!(by_version.await.unwrap(), expected);
+    let later = server
+        .wait_for_nack_of("test-node", CLUSTER, bad + 1, Duration::from_millis(100))
+        .await;
+    assert!(
+        matches!(later, Err(ServerError::Timeout { .. })),
+        "{later:?}"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn subscribe_ack_and_receive_updates() {
     let server = XdsServer::start("127.0.0.1:0".parse().unwrap(), mesh(1))

@@ -63,6 +63,20 @@ fn ack_is_recorded_and_not_answered_again() {
 }
 
 #[test]
+fn opening_a_type_reports_the_announced_version_once() {
+    let snap = snapshot(9, &[(CDS, "c", b"c"), (EDS, "c", b"e")]);
+    let mut p = StreamProtocol::new();
+    // A resuming client announces the version it accepted on its previous stream.
+    let first = p.on_request(&request(CDS, &["c"], "7", ""), &snap);
+    assert_eq!(first.opened.as_deref(), Some("7"));
+    let resp = first.response.unwrap();
+    let ack = p.on_request(&request(CDS, &["c"], "9", &resp.nonce), &snap);
+    assert_eq!(ack.opened, None);
+    let fresh = p.on_request(&request(EDS, &["c"], "", ""), &snap);
+    assert_eq!(fresh.opened.as_deref(), Some(""));
+}
+
+#[test]
 fn nack_is_recorded_with_rejected_version_and_not_resent() {
     let snap = snapshot(4, &[(CDS, "c", b"bad")]);
     let mut p = StreamProtocol::new();
