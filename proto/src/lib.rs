@@ -33,3 +33,12 @@ pub mod type_url {
     /// `envoy.service.discovery.v3.Resource` (a wrapper servers may use around each resource).
     pub const RESOURCE_WRAPPER: &str = "type.googleapis.com/envoy.service.discovery.v3.Resource";
 }
+
+/// The greeter service of the examples and end-to-end tests (`helloworld.Greeter`).
+pub mod helloworld {
+    #![allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used)]
+    tonic::include_proto!("helloworld");
+}
+
+/// Encoded `FileDescriptorSet` of Meshwork's own protos (for server reflection).
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("meshwork_descriptor");
