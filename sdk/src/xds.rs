@@ -11,6 +11,7 @@
 //! toward the control plane (A65), xRFC TP3 per-resource errors.
 
 pub mod backoff;
+mod channel;
 pub mod client;
 pub mod core;
 pub mod dump;
@@ -22,6 +23,8 @@ mod transport;
 
 #[cfg(test)]
 pub(crate) mod test_fixtures;
+#[cfg(test)]
+pub(crate) mod test_server;
 
 pub use backoff::BackoffConfig;
 pub use client::{ClientOptions, ConnectionState, ConnectionStatus, ResourceWatcher, XdsClient};

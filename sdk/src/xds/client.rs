@@ -16,15 +16,15 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tonic::transport::Endpoint;
 
 use super::backoff::{Backoff, BackoffConfig};
+use super::channel::ServerChannel;
 use super::core::{AdsCore, CoreConfig};
 use super::dump::ConfigDump;
 use super::error::ClientError;
 use super::event::WatchEvent;
 use super::resource::ResourceKind;
-use crate::bootstrap::{Bootstrap, ChannelCreds, XdsServer};
+use crate::bootstrap::Bootstrap;
 
 /// Events a watcher can hold before the ADS stream waits for it (flow control).
 const WATCHER_BUFFER: usize = 1;
@@ -126,7 +126,7 @@ impl XdsClient {
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
         let server = bootstrap.xds_servers.first().ok_or(ClientError::NoServer)?;
-        let endpoint = endpoint_for(server, options.connect_timeout)?;
+        let channel = ServerChannel::new(server, options.connect_timeout)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -147,7 +147,7 @@ impl XdsClient {
         let backoff = Backoff::new(options.backoff, rng);
         let task = runtime.spawn(super::transport::run(
             shared.clone(),
-            endpoint,
+            channel,
             status_tx,
             backoff,
         ));
@@ -259,36 +259,6 @@ impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-/// The HTTP/2 endpoint of `server`, or why it cannot be used.
-fn endpoint_for(server: &XdsServer, connect_timeout: Duration) -> Result<Endpoint, ClientError> {
-    let uri = &server.server_uri;
-    let unsupported = |creds| ClientError::UnsupportedCredentials {
-        server: uri.clone(),
-        creds,
-    };
-    match server.channel_creds {
-        ChannelCreds::Insecure => {}
-        ChannelCreds::Tls { .. } => return Err(unsupported("tls")),
-        ChannelCreds::GoogleDefault => return Err(unsupported("google_default")),
-    }
-    let invalid = |message: String| ClientError::InvalidServerUri {
-        server: uri.clone(),
-        message,
-    };
-    let http = if let Some(rest) = uri.strip_prefix("dns:///") {
-        format!("http://{rest}")
-    } else if uri.starts_with("http://") {
-        uri.clone()
-    } else if uri.contains("://") || uri.starts_with("unix:") {
-        return Err(invalid("only TCP targets are supported".to_string()));
-    } else {
-        format!("http://{uri}")
-    };
-    Endpoint::from_shared(http)
-        .map(|e| e.connect_timeout(connect_timeout))
-        .map_err(|e| invalid(e.to_string()))
 }
 
 #[cfg(test)]

@@ -83,13 +83,29 @@ pub enum ClientError {
     /// The server's channel credentials are not supported by this build.
     #[error(
         "xds server `{server}`: channel_creds `{creds}` not supported by this client; use `insecure` \
-         (TLS toward the control plane is not built in yet)"
+         or `tls`"
     )]
     UnsupportedCredentials {
         /// The control plane's `server_uri`.
         server: String,
         /// The credentials type that was configured.
         creds: &'static str,
+    },
+    /// A file named by the `tls` channel credentials cannot be used (gRFC A65).
+    #[error(
+        "xds server `{server}`: cannot use `{field}` file `{path}` of the `tls` channel_creds: \
+         {message}; check the path in the bootstrap and that the file is a readable PEM file"
+    )]
+    CredentialsFile {
+        /// The control plane's `server_uri`.
+        server: String,
+        /// The config field naming the file (`ca_certificate_file`, `certificate_file`,
+        /// `private_key_file`).
+        field: &'static str,
+        /// The path as configured.
+        path: String,
+        /// What went wrong.
+        message: String,
     },
     /// The server URI cannot be turned into an HTTP/2 endpoint.
     #[error(

@@ -13,24 +13,24 @@ use meshwork_proto::envoy::service::discovery::v3::aggregated_discovery_service_
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use tonic::transport::Endpoint;
 
 use super::backoff::Backoff;
+use super::channel::ServerChannel;
 use super::client::{ConnectionState, ConnectionStatus, Shared, State};
 use super::event::Notification;
 
-/// Run streams to `endpoint` forever, reconnecting with `backoff`.
+/// Run streams to `channel` forever, reconnecting with `backoff`.
 pub(crate) async fn run(
     shared: Arc<Shared>,
-    endpoint: Endpoint,
+    channel: ServerChannel,
     status: watch::Sender<ConnectionStatus>,
     mut backoff: Backoff,
 ) {
     loop {
         status.send_modify(|s| s.state = ConnectionState::Connecting);
-        let (got_response, message) = stream_once(&shared, &endpoint, &status, &mut backoff).await;
+        let (got_response, message) = stream_once(&shared, &channel, &status, &mut backoff).await;
         tracing::info!(
-            server = %endpoint.uri(),
+            server = %channel.uri(),
             got_response,
             "xDS stream ended: {message}"
         );
@@ -51,10 +51,14 @@ pub(crate) async fn run(
 /// One stream, from connect to its end. Returns whether it got a response and why it ended.
 async fn stream_once(
     shared: &Shared,
-    endpoint: &Endpoint,
+    channel: &ServerChannel,
     status: &watch::Sender<ConnectionStatus>,
     backoff: &mut Backoff,
 ) -> (bool, String) {
+    let endpoint = match channel.endpoint() {
+        Ok(e) => e,
+        Err(e) => return (false, e.to_string()),
+    };
     let channel = match endpoint.connect().await {
         Ok(c) => c,
         Err(e) => return (false, format!("connect failed: {}", error_chain(&e))),
