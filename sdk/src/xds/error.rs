@@ -69,6 +69,19 @@ pub enum WatchError {
         /// How long the client waited.
         after: Duration,
     },
+    /// A federation name (`xdstp://<authority>/...`, gRFC A47) whose authority this client cannot
+    /// serve; the resource is never requested.
+    #[error("{kind} resource `{name}`: unknown xDS authority `{authority}`: {message}")]
+    UnknownAuthority {
+        /// Resource kind.
+        kind: ResourceKind,
+        /// Resource name as watched.
+        name: String,
+        /// The authority the name carries.
+        authority: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
 
 /// Why an [`XdsClient`](super::XdsClient) could not be created.

@@ -65,7 +65,7 @@ impl AggregatedDiscoveryService for FakeAds {
 /// A running fake control plane.
 pub(crate) struct FakeServer {
     pub(crate) addr: SocketAddr,
-    streams: mpsc::UnboundedReceiver<FakeStream>,
+    pub(crate) streams: mpsc::UnboundedReceiver<FakeStream>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }

@@ -9,6 +9,9 @@ use crate::xds::error::WatchError;
 use crate::xds::test_fixtures as fx;
 use crate::xds::test_server::{FakeServer, bounded, fast_options};
 
+mod fallback;
+mod federation;
+
 const LDS: ResourceKind = ResourceKind::Listener;
 
 fn client_for(server: &FakeServer) -> XdsClient {

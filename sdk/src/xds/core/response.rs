@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::AdsCore;
 use super::state::Cached;
+use crate::xds::authority::canonical_name;
 use crate::xds::dump::{ResourceStatus, UpdateFailure};
 use crate::xds::error::WatchError;
 use crate::xds::event::{Notification, WatchEvent};
@@ -177,6 +178,8 @@ impl AdsCore {
                     }
                 },
             };
+            // Federation names match whatever order the server wrote their context params in.
+            let name = canonical_name(&name);
             if !wanted(&name) {
                 continue;
             }
