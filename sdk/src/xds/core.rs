@@ -9,7 +9,9 @@
 //! It does no I/O and reads no clock: the shell feeds it events with the current `Instant` and
 //! sends the requests it queues. It does not count watchers (the shell subscribes a name once and
 //! unsubscribes it when its last watcher leaves) and knows nothing of routing or balancing.
-//! Not done here: delta xDS, federation (A47), fallback (A71), xRFC TP3 `resource_errors`.
+//! Server-sent per-resource errors (xRFC TP3 `resource_errors`) are handled per A88. The core
+//! takes part in fallback (A71) only through [`AdsCore::has_uncached`],
+//! [`AdsCore::fresh_stream_requests`] and [`AdsCore::switch_server`]. Not done here: delta xDS.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,6 +29,7 @@ use super::resource::{self, DecodeContext, DecodeError, Resource, ResourceKind};
 use crate::bootstrap::{Bootstrap, XdsServer};
 
 mod response;
+mod server_error;
 mod state;
 
 use state::{ResourceState, TypeState};

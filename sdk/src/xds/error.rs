@@ -69,6 +69,24 @@ pub enum WatchError {
         /// How long the client waited.
         after: Duration,
     },
+    /// The control plane reported an error for this resource (xRFC TP3 `resource_errors`). A data
+    /// error for `NOT_FOUND` and `PERMISSION_DENIED`, transient for any other code (gRFC A88).
+    #[error(
+        "{kind} resource `{name}`: xds server `{server}` reported {code}: {message}; check the \
+         resource and this client's access on the control plane"
+    )]
+    ServerError {
+        /// Resource kind.
+        kind: ResourceKind,
+        /// Resource name.
+        name: String,
+        /// The control plane's `server_uri`.
+        server: String,
+        /// The gRPC status code name, e.g. `NOT_FOUND`.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
     /// A federation name (`xdstp://<authority>/...`, gRFC A47) whose authority this client cannot
     /// serve; the resource is never requested.
     #[error("{kind} resource `{name}`: unknown xDS authority `{authority}`: {message}")]

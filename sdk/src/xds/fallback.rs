@@ -5,13 +5,15 @@
 //! one is unreachable (A57: the connection failed, or the stream ended before any response) *and*
 //! some watched resource is not cached (never received: a NACKed or does-not-exist resource counts
 //! as cached). When every server failed, the next round starts again at the primary after a
-//! backoff. While a fallback serves, the stream task keeps probing the primary and reverts to it as
-//! soon as a connection succeeds, closing the fallback stream. The cache survives every switch,
+//! backoff. While a fallback serves, the stream task keeps probing the primary with a short-lived
+//! ADS stream and reverts to it as soon as the primary answers one ("whenever we get back in
+//! contact with a given server"), closing the fallback stream. The cache survives every switch,
 //! so watchers and the config dump keep what they had.
 //!
 //! Sans-io: this only decides. The stream task (`transport`) connects, probes and sleeps. Not done:
-//! reverting only once the primary *answers* (it reverts when the primary accepts a connection),
-//! and a stream per server kept open at once (one stream per list, moved between servers).
+//! one stream per server kept open at once (one stream per list moves between servers), and the
+//! A95 `fallback_on_reachability_only` knob. A primary that accepts connections but never answers
+//! for the subscribed names is not reverted to.
 
 use super::channel::ServerChannel;
 use super::core::CoreConfig;

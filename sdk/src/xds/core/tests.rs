@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::*;
 use crate::xds::test_fixtures as fx;
 
+mod server_errors;
 mod switch;
 mod timers;
 
