@@ -113,8 +113,9 @@ struct Inner {
 static NEXT_WATCHER_ID: AtomicU64 = AtomicU64::new(0);
 
 impl XdsClient {
-    /// A client for the first xds server of `bootstrap`, with default options. Must be called
-    /// inside a tokio runtime; the stream starts at once.
+    /// A client for the control planes of `bootstrap`, with default options. Must be called
+    /// inside a tokio runtime; the stream to the top-level `xds_servers` starts at once, those of
+    /// authorities with their own servers on their first watch.
     pub fn new(bootstrap: &Bootstrap) -> Result<Self, ClientError> {
         Self::with_options(bootstrap, ClientOptions::default())
     }

@@ -123,7 +123,8 @@ pub(crate) async fn run(
                 }
                 status.send_modify(|s| s.state = ConnectionState::BackingOff);
                 let delay = backoff.next_delay();
-                if wait_backoff(&shared, delay).await
+                let can_fall_back = servers.len() > 1;
+                if wait_backoff(&shared, delay, can_fall_back).await
                     && let Some(fallback) = selector.on_new_uncached()
                 {
                     shared
@@ -136,16 +137,16 @@ pub(crate) async fn run(
     }
 }
 
-/// Sleep for `delay`, cut short when a watch of a resource that is not cached arrives (A71:
-/// that is when a fallback may help). Returns whether it was cut short.
-async fn wait_backoff(shared: &Shared, delay: Duration) -> bool {
+/// Sleep for `delay`, cut short when `can_fall_back` and a watch of a resource that is not cached
+/// arrives (A71: that is when a fallback may help). Returns whether it was cut short.
+async fn wait_backoff(shared: &Shared, delay: Duration, can_fall_back: bool) -> bool {
     let sleep = tokio::time::sleep(delay);
     tokio::pin!(sleep);
     loop {
         tokio::select! {
             _ = &mut sleep => return false,
             _ = shared.wake.notified() => {
-                if shared.lock().core.has_uncached() {
+                if can_fall_back && shared.lock().core.has_uncached() {
                     return true;
                 }
             }

@@ -150,6 +150,16 @@ async fn a_wrong_ca_fails_with_a_visible_connection_error() {
         error.contains("connect failed") && error.to_lowercase().contains("certificate"),
         "the error names the certificate problem: {error}"
     );
+
+    // Without a CA file the system roots are used, which do not know this test CA either.
+    let system = tls_client(&server, ChannelCreds::tls(None)).expect("system roots");
+    let mut w = system.watch(ResourceKind::Listener, "a");
+    assert!(matches!(
+        bounded(w.next()).await,
+        Some(WatchEvent::Error(WatchError::Unreachable { .. }))
+    ));
+    let error = system.connection_status().last_error.unwrap_or_default();
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
 }
 
 #[tokio::test]
