@@ -6,22 +6,34 @@
 //! [`WatchEvent::Changed`], [`WatchEvent::DoesNotExist`], [`WatchEvent::Error`] and
 //! [`WatchEvent::AmbientError`]. [`XdsClient::config_dump`] gives the per-resource state CSDS needs.
 //!
+//! Control planes: the top-level `xds_servers` and each federation authority's own list
+//! ([`authority`], gRFC A47) get one stream per distinct list; within a list the stream falls back
+//! to later servers while the primary is unreachable and a watched resource is missing, and
+//! reverts when the primary answers again (gRFC A71). Connections are plaintext or TLS / mTLS
+//! (gRFC A65).
+//!
 //! Implements Envoy's "xDS REST and gRPC protocol" (state of the world, ADS) and gRFCs A27, A46,
-//! A57 and A88. Not done: delta xDS, federation (A47), fallback to later `xds_servers` (A71), TLS
-//! toward the control plane (A65), xRFC TP3 per-resource errors.
+//! A47, A57, A65, A71 and A88. Not done: delta xDS, `Resource.ttl` heartbeats, CSDS `client_scope`
+//! per target (one client per process here).
 
+pub mod authority;
 pub mod backoff;
+mod channel;
 pub mod client;
 pub mod core;
 pub mod dump;
 pub mod error;
 pub mod event;
+mod fallback;
+mod group;
 pub mod node;
 pub mod resource;
 mod transport;
 
 #[cfg(test)]
 pub(crate) mod test_fixtures;
+#[cfg(test)]
+pub(crate) mod test_server;
 
 pub use backoff::BackoffConfig;
 pub use client::{ClientOptions, ConnectionState, ConnectionStatus, ResourceWatcher, XdsClient};

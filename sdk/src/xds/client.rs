@@ -1,30 +1,34 @@
-//! `XdsClient`: the process-wide handle to one ADS stream, with the watch API, connection state
-//! and config dump (gRFC A27 "one XdsClient, one ADS stream shared by all channels").
+//! `XdsClient`: the process-wide handle to the ADS streams, with the watch API, connection state
+//! and config dump (gRFC A27 "one XdsClient shared by all channels").
 //!
-//! The handle is cheap to clone. It owns the stream task (see `transport`): dropping the last
-//! handle stops it, and every watcher then sees the end of its stream. A watcher subscribes its
-//! resource on creation and unsubscribes on drop when it was the last watcher of that name; a new
-//! watcher of a cached resource gets the cached value at once. Flow control (Envoy xDS protocol,
-//! grpc-go's ADS flow control): each watcher has a one-event buffer and the stream does not read
-//! the next response until every watcher has room for the current one, so a watcher must be
-//! polled. Not done: fallback to later `xds_servers` (A71), TLS toward the control plane (A65).
+//! The handle is cheap to clone. It owns one stream task per distinct server list (see `group`):
+//! the top-level `xds_servers`, started at once, and each federation authority's own list (gRFC
+//! A47), started on its first watch; identical lists share one stream. Within a list the stream
+//! falls back and reverts as gRFC A71 says (see `fallback`). Dropping the last handle stops every
+//! task, and every watcher then sees the end of its stream. A watcher subscribes its resource on
+//! creation and unsubscribes on drop when it was the last watcher of that name; a new watcher of a
+//! cached resource gets the cached value at once. Flow control (Envoy xDS protocol, grpc-go's ADS
+//! flow control): each watcher has a one-event buffer and the stream does not read the next
+//! response until every watcher has room for the current one, so a watcher must be polled.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
-use tonic::transport::Endpoint;
 
-use super::backoff::{Backoff, BackoffConfig};
-use super::core::{AdsCore, CoreConfig};
+use super::authority;
+use super::backoff::BackoffConfig;
 use super::dump::ConfigDump;
 use super::error::ClientError;
 use super::event::WatchEvent;
+use super::fallback::Server;
+use super::group::{self, Group, Shared};
 use super::resource::ResourceKind;
-use crate::bootstrap::{Bootstrap, ChannelCreds, XdsServer};
+use crate::bootstrap::{Bootstrap, XdsServer};
 
 /// Events a watcher can hold before the ADS stream waits for it (flow control).
 const WATCHER_BUFFER: usize = 1;
@@ -68,10 +72,12 @@ pub struct ConnectionStatus {
     pub state: ConnectionState,
     /// Why the last stream ended, if one did.
     pub last_error: Option<String>,
+    /// The control plane in use or being tried: the primary, or a fallback (gRFC A71).
+    pub server_uri: String,
 }
 
-/// A handle to the xDS client of one control plane. Clone freely; the stream stops with the
-/// last handle.
+/// A handle to the xDS client of a bootstrap's control planes. Clone freely; the streams stop
+/// with the last handle.
 #[derive(Clone, Debug)]
 pub struct XdsClient {
     inner: Arc<Inner>,
@@ -83,6 +89,8 @@ pub struct XdsClient {
 pub struct ResourceWatcher {
     kind: ResourceKind,
     name: String,
+    /// The name as subscribed (canonical for `xdstp` names).
+    key: String,
     id: u64,
     events: mpsc::Receiver<WatchEvent>,
     shared: Weak<Shared>,
@@ -90,119 +98,169 @@ pub struct ResourceWatcher {
 
 #[derive(Debug)]
 struct Inner {
-    shared: Arc<Shared>,
-    status: watch::Receiver<ConnectionStatus>,
-    task: JoinHandle<()>,
+    bootstrap: Bootstrap,
+    options: ClientOptions,
+    runtime: Handle,
+    /// The stream of the top-level `xds_servers`.
+    default: Group,
+    /// Authority server lists that differ from the top-level one, checked at creation.
+    prepared: HashMap<Vec<XdsServer>, Vec<Server>>,
+    /// Their streams, started on first use.
+    others: Mutex<HashMap<Vec<XdsServer>, Group>>,
 }
 
-/// State shared by the handles, the watchers and the stream task.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    /// Wakes the stream task when the core queued requests outside of it.
-    pub(crate) wake: Notify,
-}
-
-/// One watcher's id and event sender.
-pub(crate) type WatcherSlot = (u64, mpsc::Sender<WatchEvent>);
-
-#[derive(Debug)]
-pub(crate) struct State {
-    pub(crate) core: AdsCore,
-    pub(crate) watchers: HashMap<(ResourceKind, String), Vec<WatcherSlot>>,
-    next_id: u64,
-}
+/// Source of watcher ids, unique in the process.
+static NEXT_WATCHER_ID: AtomicU64 = AtomicU64::new(0);
 
 impl XdsClient {
-    /// A client for the first xds server of `bootstrap`, with default options. Must be called
-    /// inside a tokio runtime; the stream starts at once.
+    /// A client for the control planes of `bootstrap`, with default options. Must be called
+    /// inside a tokio runtime; the stream to the top-level `xds_servers` starts at once, those of
+    /// authorities with their own servers on their first watch.
     pub fn new(bootstrap: &Bootstrap) -> Result<Self, ClientError> {
         Self::with_options(bootstrap, ClientOptions::default())
     }
 
-    /// A client with explicit options.
+    /// A client with explicit options. Every server of the bootstrap, authorities' included, is
+    /// checked now (URI usable, credential files readable).
     pub fn with_options(
         bootstrap: &Bootstrap,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
-        let server = bootstrap.xds_servers.first().ok_or(ClientError::NoServer)?;
-        let endpoint = endpoint_for(server, options.connect_timeout)?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                core: AdsCore::new(CoreConfig::new(bootstrap, server)),
-                watchers: HashMap::new(),
-                next_id: 0,
-            }),
-            wake: Notify::new(),
-        });
-        let (status_tx, status) = watch::channel(ConnectionStatus {
-            state: ConnectionState::Connecting,
-            last_error: None,
-        });
-        let rng = options
-            .rng_seed
-            .map(fastrand::Rng::with_seed)
-            .unwrap_or_default();
-        let backoff = Backoff::new(options.backoff, rng);
-        let task = runtime.spawn(super::transport::run(
-            shared.clone(),
-            endpoint,
-            status_tx,
-            backoff,
-        ));
+        let runtime = Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
+        let top = group::prepare(bootstrap, &bootstrap.xds_servers, &options)?;
+        let mut prepared = HashMap::new();
+        for authority in bootstrap.authorities.values() {
+            let list = &authority.xds_servers;
+            if list.is_empty() || *list == bootstrap.xds_servers || prepared.contains_key(list) {
+                continue;
+            }
+            prepared.insert(list.clone(), group::prepare(bootstrap, list, &options)?);
+        }
+        let default = Group::start(&runtime, top, &options)?;
         Ok(XdsClient {
             inner: Arc::new(Inner {
-                shared,
-                status,
-                task,
+                bootstrap: bootstrap.clone(),
+                options,
+                runtime,
+                default,
+                prepared,
+                others: Mutex::new(HashMap::new()),
             }),
         })
     }
 
     /// Watch resource `name` of `kind`. If the client holds it already, the first event is the
-    /// cached value.
+    /// cached value. Names `xdstp://<authority>/...` are fetched from that authority's servers
+    /// (gRFC A47); an authority missing from the bootstrap gives the watcher a
+    /// [`WatchError::UnknownAuthority`](super::WatchError::UnknownAuthority) error at once.
     pub fn watch(&self, kind: ResourceKind, name: &str) -> ResourceWatcher {
-        let shared = &self.inner.shared;
         let (tx, events) = mpsc::channel(WATCHER_BUFFER);
-        let id = {
+        let id = NEXT_WATCHER_ID.fetch_add(1, Ordering::Relaxed);
+        let placement = match authority::place(&self.inner.bootstrap, kind, name) {
+            Ok(p) => p,
+            Err(e) => {
+                // The channel is new and empty: this cannot be full.
+                let _ = tx.try_send(WatchEvent::Error(e));
+                return ResourceWatcher {
+                    kind,
+                    name: name.to_string(),
+                    key: name.to_string(),
+                    id,
+                    events,
+                    shared: Weak::new(),
+                };
+            }
+        };
+        let shared = self.shared_for(&placement.servers);
+        {
             let mut state = shared.lock();
-            let id = state.next_id;
-            state.next_id += 1;
-            if let Some(first) = state.core.subscribe(kind, name, Instant::now()) {
+            if let Some(first) = state.core.subscribe(kind, &placement.name, Instant::now()) {
                 // The channel is new and empty: this cannot be full.
                 let _ = tx.try_send(first);
             }
             state
                 .watchers
-                .entry((kind, name.to_string()))
+                .entry((kind, placement.name.clone()))
                 .or_default()
                 .push((id, tx));
-            id
-        };
+        }
         shared.wake.notify_one();
         ResourceWatcher {
             kind,
             name: name.to_string(),
+            key: placement.name,
             id,
             events,
-            shared: Arc::downgrade(shared),
+            shared: Arc::downgrade(&shared),
         }
     }
 
     /// The state of every subscribed resource.
+    ///
+    /// One dump for every stream: `node` and `server_uri` are those of the top-level servers'
+    /// stream (the server in use, fallback included); `resources` holds the resources of every
+    /// stream, authorities' included, ordered by kind then name.
     pub fn config_dump(&self) -> ConfigDump {
-        self.inner.shared.lock().core.config_dump(Instant::now())
+        let now = Instant::now();
+        let mut dump = self.inner.default.shared.lock().core.config_dump(now);
+        for group in self.inner.lock_others().values() {
+            let other = group.shared.lock().core.config_dump(now);
+            dump.resources.extend(other.resources);
+        }
+        dump.resources
+            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        dump
     }
 
-    /// The current connection state.
+    /// The connection state of the top-level servers' stream.
     pub fn connection_status(&self) -> ConnectionStatus {
-        self.inner.status.borrow().clone()
+        self.inner.default.status.borrow().clone()
     }
 
-    /// A receiver that sees every connection state change.
+    /// A receiver that sees every connection state change of the top-level servers' stream.
     pub fn watch_connection(&self) -> watch::Receiver<ConnectionStatus> {
-        self.inner.status.clone()
+        self.inner.default.status.clone()
+    }
+
+    /// The connection state of every stream started so far, by server list (primary first).
+    pub fn connection_statuses(&self) -> Vec<(Vec<XdsServer>, ConnectionStatus)> {
+        let mut out = vec![(
+            self.inner.bootstrap.xds_servers.clone(),
+            self.connection_status(),
+        )];
+        for (servers, group) in self.inner.lock_others().iter() {
+            out.push((servers.clone(), group.status.borrow().clone()));
+        }
+        out
+    }
+
+    /// The shared state of the stream serving `servers`, started if needed.
+    fn shared_for(&self, servers: &[XdsServer]) -> Arc<Shared> {
+        let inner = &self.inner;
+        if servers == inner.bootstrap.xds_servers.as_slice() {
+            return inner.default.shared.clone();
+        }
+        let mut others = inner.lock_others();
+        if let Some(group) = others.get(servers) {
+            return group.shared.clone();
+        }
+        let prepared = inner.prepared.get(servers).cloned().unwrap_or_default();
+        match Group::start(&inner.runtime, prepared, &inner.options) {
+            Ok(group) => {
+                let shared = group.shared.clone();
+                others.insert(servers.to_vec(), group);
+                shared
+            }
+            // Every authority's list was prepared at creation; only an empty one could fail, and
+            // empty lists are served by the default group.
+            Err(_) => inner.default.shared.clone(),
+        }
+    }
+}
+
+impl Inner {
+    fn lock_others(&self) -> MutexGuard<'_, HashMap<Vec<XdsServer>, Group>> {
+        self.others.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -230,7 +288,7 @@ impl Drop for ResourceWatcher {
         };
         {
             let mut state = shared.lock();
-            let key = (self.kind, self.name.clone());
+            let key = (self.kind, self.key.clone());
             let Some(list) = state.watchers.get_mut(&key) else {
                 return;
             };
@@ -239,56 +297,10 @@ impl Drop for ResourceWatcher {
                 return;
             }
             state.watchers.remove(&key);
-            state
-                .core
-                .unsubscribe(self.kind, &self.name, Instant::now());
+            state.core.unsubscribe(self.kind, &self.key, Instant::now());
         }
         shared.wake.notify_one();
     }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Shared {
-    /// Lock the state. A panic while holding the lock cannot leave the core half-updated in a way
-    /// that matters more than stopping, so a poisoned lock is used as is.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The HTTP/2 endpoint of `server`, or why it cannot be used.
-fn endpoint_for(server: &XdsServer, connect_timeout: Duration) -> Result<Endpoint, ClientError> {
-    let uri = &server.server_uri;
-    let unsupported = |creds| ClientError::UnsupportedCredentials {
-        server: uri.clone(),
-        creds,
-    };
-    match server.channel_creds {
-        ChannelCreds::Insecure => {}
-        ChannelCreds::Tls { .. } => return Err(unsupported("tls")),
-        ChannelCreds::GoogleDefault => return Err(unsupported("google_default")),
-    }
-    let invalid = |message: String| ClientError::InvalidServerUri {
-        server: uri.clone(),
-        message,
-    };
-    let http = if let Some(rest) = uri.strip_prefix("dns:///") {
-        format!("http://{rest}")
-    } else if uri.starts_with("http://") {
-        uri.clone()
-    } else if uri.contains("://") || uri.starts_with("unix:") {
-        return Err(invalid("only TCP targets are supported".to_string()));
-    } else {
-        format!("http://{uri}")
-    };
-    Endpoint::from_shared(http)
-        .map(|e| e.connect_timeout(connect_timeout))
-        .map_err(|e| invalid(e.to_string()))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //! It does no I/O and reads no clock: the shell feeds it events with the current `Instant` and
 //! sends the requests it queues. It does not count watchers (the shell subscribes a name once and
 //! unsubscribes it when its last watcher leaves) and knows nothing of routing or balancing.
-//! Not done here: delta xDS, federation (A47), fallback (A71), xRFC TP3 `resource_errors`.
+//! Server-sent per-resource errors (xRFC TP3 `resource_errors`) are handled per A88. The core
+//! takes part in fallback (A71) only through [`AdsCore::has_uncached`],
+//! [`AdsCore::fresh_stream_requests`] and [`AdsCore::switch_server`]. Not done here: delta xDS.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,6 +29,7 @@ use super::resource::{self, DecodeContext, DecodeError, Resource, ResourceKind};
 use crate::bootstrap::{Bootstrap, XdsServer};
 
 mod response;
+mod server_error;
 mod state;
 
 use state::{ResourceState, TypeState};
@@ -122,6 +125,42 @@ impl AdsCore {
         self.connected
     }
 
+    /// Whether some subscribed resource has never been received (gRFC A71: a NACKed or
+    /// does-not-exist resource counts as cached). Fallback to the next server needs this.
+    pub fn has_uncached(&self) -> bool {
+        self.types
+            .values()
+            .any(|ts| ts.resources.values().any(|rs| rs.unresolved()))
+    }
+
+    /// The requests a brand-new stream to another server would start with: every subscribed type
+    /// with no version, no nonce and its full name set, the node on the first. Queues nothing
+    /// (used to probe the primary while a fallback serves, gRFC A71).
+    pub fn fresh_stream_requests(&self) -> Vec<DiscoveryRequest> {
+        let mut node = Some(self.config.node.clone());
+        self.types
+            .iter()
+            .filter(|(_, ts)| !ts.resources.is_empty())
+            .map(|(kind, ts)| DiscoveryRequest {
+                node: node.take(),
+                resource_names: ts.resources.keys().cloned().collect(),
+                type_url: kind.type_url().to_string(),
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    /// The stream moves to another control plane (gRFC A71 fallback or revert). Takes effect for
+    /// the next stream: versions are forgotten so the new server sends its full state, while the
+    /// cache keeps serving until it does. Call between streams.
+    pub fn switch_server(&mut self, config: CoreConfig) {
+        self.config = config;
+        for ts in self.types.values_mut() {
+            ts.version.clear();
+            ts.nonce.clear();
+        }
+    }
+
     /// Add `name` to the subscriptions of `kind`. Returns what a new watcher should see first
     /// (the cached value or a known error), if anything. Subscribing twice is harmless.
     pub fn subscribe(
@@ -178,7 +217,8 @@ impl AdsCore {
 
     /// The stream ended. Timers stop (A57: they only run on a connected stream) and nonces are
     /// forgotten. A stream that ended before any response is a transient error for every watcher:
-    /// an ambient one where a cached value keeps serving.
+    /// an ambient one where a cached value keeps serving. The same failure again (before any
+    /// response) is not repeated to watchers.
     pub fn on_stream_closed(&mut self, got_response: bool, message: &str) -> Vec<Notification> {
         self.connected = false;
         self.outbox.clear();
@@ -194,6 +234,10 @@ impl AdsCore {
             server: self.config.server_uri.clone(),
             message: message.to_string(),
         };
+        if self.transient.as_ref() == Some(&err) {
+            // Watchers were told already; each retry failing the same way is not news.
+            return Vec::new();
+        }
         self.transient = Some(err.clone());
         let mut out = Vec::new();
         for (kind, ts) in &self.types {

@@ -21,6 +21,9 @@ pub enum ResourceStatus {
     Nacked,
     /// Never sent before the timer fired, or deleted by the control plane.
     DoesNotExist,
+    /// The control plane reported an error for it (xRFC TP3, gRFC A88); an older accepted value
+    /// may still be cached.
+    ReceivedError,
 }
 
 impl ResourceStatus {
@@ -31,6 +34,7 @@ impl ResourceStatus {
             ResourceStatus::DoesNotExist => 2,
             ResourceStatus::Acked => 3,
             ResourceStatus::Nacked => 4,
+            ResourceStatus::ReceivedError => 5,
         }
     }
 }

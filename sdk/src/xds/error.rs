@@ -69,6 +69,37 @@ pub enum WatchError {
         /// How long the client waited.
         after: Duration,
     },
+    /// The control plane reported an error for this resource (xRFC TP3 `resource_errors`). A data
+    /// error for `NOT_FOUND` and `PERMISSION_DENIED`, transient for any other code (gRFC A88).
+    #[error(
+        "{kind} resource `{name}`: xds server `{server}` reported {code}: {message}; check the \
+         resource and this client's access on the control plane"
+    )]
+    ServerError {
+        /// Resource kind.
+        kind: ResourceKind,
+        /// Resource name.
+        name: String,
+        /// The control plane's `server_uri`.
+        server: String,
+        /// The gRPC status code name, e.g. `NOT_FOUND`.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// A federation name (`xdstp://<authority>/...`, gRFC A47) whose authority this client cannot
+    /// serve; the resource is never requested.
+    #[error("{kind} resource `{name}`: unknown xDS authority `{authority}`: {message}")]
+    UnknownAuthority {
+        /// Resource kind.
+        kind: ResourceKind,
+        /// Resource name as watched.
+        name: String,
+        /// The authority the name carries.
+        authority: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
 
 /// Why an [`XdsClient`](super::XdsClient) could not be created.
@@ -83,13 +114,29 @@ pub enum ClientError {
     /// The server's channel credentials are not supported by this build.
     #[error(
         "xds server `{server}`: channel_creds `{creds}` not supported by this client; use `insecure` \
-         (TLS toward the control plane is not built in yet)"
+         or `tls`"
     )]
     UnsupportedCredentials {
         /// The control plane's `server_uri`.
         server: String,
         /// The credentials type that was configured.
         creds: &'static str,
+    },
+    /// A file named by the `tls` channel credentials cannot be used (gRFC A65).
+    #[error(
+        "xds server `{server}`: cannot use `{field}` file `{path}` of the `tls` channel_creds: \
+         {message}; check the path in the bootstrap and that the file is a readable PEM file"
+    )]
+    CredentialsFile {
+        /// The control plane's `server_uri`.
+        server: String,
+        /// The config field naming the file (`ca_certificate_file`, `certificate_file`,
+        /// `private_key_file`).
+        field: &'static str,
+        /// The path as configured.
+        path: String,
+        /// What went wrong.
+        message: String,
     },
     /// The server URI cannot be turned into an HTTP/2 endpoint.
     #[error(

@@ -1,145 +1,25 @@
-//! Shell tests over a real loopback socket against a small fake ADS server (a tonic server
-//! implementing `AggregatedDiscoveryService`, driven step by step by each test).
+//! Shell tests over a real loopback socket against the fake ADS server of `test_server`, driven
+//! step by step by each test.
 //!
 //! These run on real time with a fast backoff; every wait is bounded.
-
-use std::future::Future;
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use meshwork_proto::envoy::service::discovery::v3::aggregated_discovery_service_server::{
-    AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
-};
-use meshwork_proto::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
-};
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
-use tonic::{Request, Response, Status, Streaming};
 
 use super::*;
 use crate::xds::dump::ResourceStatus;
 use crate::xds::error::WatchError;
 use crate::xds::test_fixtures as fx;
+use crate::xds::test_server::{FakeServer, bounded, fast_options};
+
+mod fallback;
+mod federation;
 
 const LDS: ResourceKind = ResourceKind::Listener;
-const BOUND: Duration = Duration::from_secs(10);
-
-/// One ADS stream as the fake server sees it.
-struct FakeStream {
-    requests: Streaming<DiscoveryRequest>,
-    responses: mpsc::Sender<Result<DiscoveryResponse, Status>>,
-}
-
-struct FakeAds {
-    streams: mpsc::UnboundedSender<FakeStream>,
-}
-
-#[tonic::async_trait]
-impl AggregatedDiscoveryService for FakeAds {
-    type StreamAggregatedResourcesStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
-    type DeltaAggregatedResourcesStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
-
-    async fn stream_aggregated_resources(
-        &self,
-        request: Request<Streaming<DiscoveryRequest>>,
-    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
-        let (responses, rx) = mpsc::channel(16);
-        let _ = self.streams.send(FakeStream {
-            requests: request.into_inner(),
-            responses,
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
-    }
-
-    async fn delta_aggregated_resources(
-        &self,
-        _request: Request<Streaming<DeltaDiscoveryRequest>>,
-    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        Err(Status::unimplemented(
-            "the fake serves state of the world only",
-        ))
-    }
-}
-
-/// A running fake control plane.
-struct FakeServer {
-    addr: SocketAddr,
-    streams: mpsc::UnboundedReceiver<FakeStream>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl FakeServer {
-    async fn start() -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, streams) = mpsc::unbounded_channel();
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = tonic::transport::Server::builder()
-                .add_service(AggregatedDiscoveryServiceServer::new(FakeAds {
-                    streams: tx,
-                }))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                    let _ = stop.await;
-                })
-                .await;
-        });
-        FakeServer {
-            addr,
-            streams,
-            shutdown: Some(shutdown),
-            task,
-        }
-    }
-
-    async fn next_stream(&mut self) -> FakeStream {
-        bounded(self.streams.recv())
-            .await
-            .expect("a new ADS stream")
-    }
-
-    /// Stop accepting; returns once the server is gone (open streams must be dropped first).
-    async fn stop(mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-        let _ = bounded(&mut self.task).await;
-    }
-}
-
-impl FakeStream {
-    async fn next_request(&mut self) -> DiscoveryRequest {
-        bounded(self.requests.message())
-            .await
-            .expect("request stream failed")
-            .expect("request stream ended")
-    }
-
-    async fn send(&self, resp: DiscoveryResponse) {
-        self.responses.send(Ok(resp)).await.expect("stream open");
-    }
-}
-
-async fn bounded<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(BOUND, f)
-        .await
-        .expect("condition not reached within the bound")
-}
 
 fn client_for(server: &FakeServer) -> XdsClient {
-    let options = ClientOptions {
-        backoff: BackoffConfig {
-            base: Duration::from_millis(20),
-            max: Duration::from_millis(200),
-            ..BackoffConfig::default()
-        },
-        rng_seed: Some(42),
-        connect_timeout: Duration::from_secs(2),
-    };
-    XdsClient::with_options(&fx::bootstrap(&server.addr.to_string(), &[]), options).expect("client")
+    XdsClient::with_options(
+        &fx::bootstrap(&server.addr.to_string(), &[]),
+        fast_options(),
+    )
+    .expect("client")
 }
 
 async fn next_event(w: &mut ResourceWatcher) -> WatchEvent {
@@ -273,15 +153,4 @@ async fn dropping_the_last_client_handle_stops_the_stream() {
         !matches!(ended, Ok(Some(_))),
         "request stream ends: {ended:?}"
     );
-}
-
-#[tokio::test]
-async fn tls_credentials_are_reported_as_unsupported() {
-    let mut b = fx::bootstrap("127.0.0.1:1", &[]);
-    b.xds_servers[0].channel_creds = ChannelCreds::tls(None);
-    let err = XdsClient::new(&b).expect_err("tls unsupported");
-    assert!(matches!(
-        err,
-        ClientError::UnsupportedCredentials { creds: "tls", .. }
-    ));
 }

@@ -5,7 +5,9 @@
 //! name that appears twice is invalid; a resource of the wrong type is an error; any error NACKs
 //! the whole response (last accepted version + this nonce + `error_detail` INVALID_ARGUMENT listing
 //! each problem) while the valid resources are still applied; a rejected resource keeps its last
-//! good value unless `fail_on_data_errors`. RDS/EDS resources are never deleted by absence.
+//! good value unless `fail_on_data_errors`. RDS/EDS resources are never deleted by absence. A name
+//! the server sent an error for (xRFC TP3) is handled by `server_error`, not deleted by absence;
+//! server errors alone do not NACK.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -16,7 +18,9 @@ use meshwork_proto::google::rpc::{Code, Status};
 use tokio::time::Instant;
 
 use super::AdsCore;
+use super::server_error;
 use super::state::Cached;
+use crate::xds::authority::canonical_name;
 use crate::xds::dump::{ResourceStatus, UpdateFailure};
 use crate::xds::error::WatchError;
 use crate::xds::event::{Notification, WatchEvent};
@@ -45,6 +49,7 @@ impl AdsCore {
             return Vec::new();
         };
         let (outcomes, mut problems) = self.decode_all(kind, &resp.resources);
+        let server_errors = server_error::by_name(&resp.resource_errors);
         let has_nameless_error = !problems.is_empty();
         problems.extend(outcomes.values().filter_map(|o| match o {
             Outcome::Invalid(m, _) => Some(m.clone()),
@@ -105,6 +110,18 @@ impl AdsCore {
                     } else {
                         WatchEvent::Error(err)
                     }));
+                }
+                None if server_errors.contains_key(name) => {
+                    if let Some(error) = server_errors.get(name) {
+                        let origin = server_error::Origin {
+                            kind,
+                            server: &server,
+                            version: &resp.version_info,
+                            fail_on_data_errors,
+                            now,
+                        };
+                        out.push(notify(server_error::apply(rs, error, name, &origin)));
+                    }
                 }
                 None if kind.all_resources_required_in_sotw() && !has_nameless_error => {
                     // SotW deletion by absence (LDS/CDS). A name never heard of is left to its timer.
@@ -177,6 +194,8 @@ impl AdsCore {
                     }
                 },
             };
+            // Federation names match whatever order the server wrote their context params in.
+            let name = canonical_name(&name);
             if !wanted(&name) {
                 continue;
             }

@@ -76,6 +76,9 @@ impl ResourceState {
         }
         match (&self.status, &self.data_error) {
             (ResourceStatus::DoesNotExist, Some(e)) => Some(WatchEvent::DoesNotExist(e.clone())),
+            (_, Some(e @ WatchError::ServerError { code, .. })) if code == "NOT_FOUND" => {
+                Some(WatchEvent::DoesNotExist(e.clone()))
+            }
             (_, Some(e)) => Some(WatchEvent::Error(e.clone())),
             (_, None) => transient.map(|e| WatchEvent::Error(e.clone())),
         }

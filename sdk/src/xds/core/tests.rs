@@ -11,6 +11,8 @@ use tokio::time::Instant;
 use super::*;
 use crate::xds::test_fixtures as fx;
 
+mod server_errors;
+mod switch;
 mod timers;
 
 const LDS: ResourceKind = ResourceKind::Listener;
@@ -439,4 +441,17 @@ fn a_stream_that_fails_before_any_response_is_a_transient_error() {
     ));
     // A watcher arriving while the server is unreachable learns it at once.
     assert!(matches!(h.sub(CDS, "new"), Some(WatchEvent::Error(_))));
+    // Retries failing the same way are not repeated; a different failure is.
+    h.core.on_stream_connected(h.t0);
+    assert!(
+        h.core
+            .on_stream_closed(false, "connection refused")
+            .is_empty()
+    );
+    h.core.on_stream_connected(h.t0);
+    assert!(
+        !h.core
+            .on_stream_closed(false, "tls handshake failed")
+            .is_empty()
+    );
 }
