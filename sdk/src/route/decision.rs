@@ -13,9 +13,7 @@ use tonic::codegen::http::HeaderMap;
 
 use super::RandomSource;
 use super::hash::request_hash;
-use crate::xds::resource::route::{
-    FilterOverrides, ForwardAction, HashPolicy, RetryPolicy,
-};
+use crate::xds::resource::route::{FilterOverrides, ForwardAction, HashPolicy, RetryPolicy};
 
 /// The routing outcome for one RPC that will be forwarded.
 #[derive(Clone, Debug)]

@@ -38,19 +38,16 @@ pub fn request_hash(policies: &[HashPolicy], headers: &HeaderMap, channel_id: u6
 }
 
 /// XXH64 of a header's (rewritten) value; `None` when the header is absent or binary.
-fn header_hash(
-    headers: &HeaderMap,
-    name: &str,
-    rewrite: Option<&(Regex, String)>,
-) -> Option<u64> {
+fn header_hash(headers: &HeaderMap, name: &str, rewrite: Option<&(Regex, String)>) -> Option<u64> {
     if name.ends_with("-bin") {
         return None;
     }
     let value = header_value(headers, name)?;
     Some(match rewrite {
-        Some((pattern, substitution)) => {
-            xxh64(pattern.replace_all(&value, substitution).as_bytes(), XXH64_SEED)
-        }
+        Some((pattern, substitution)) => xxh64(
+            pattern.replace_all(&value, substitution).as_bytes(),
+            XXH64_SEED,
+        ),
         None => xxh64(value.as_bytes(), XXH64_SEED),
     })
 }
@@ -90,7 +87,10 @@ mod tests {
         let h = headers(&[("user", "alice")]);
         // Known-answer vector: XXH64("abc", seed 0) from the xxHash reference implementation.
         assert_eq!(xxh64(b"abc", 0), 0x44bc_2cf5_ad77_0999);
-        assert_eq!(request_hash(&[header("user", false)], &h, 7), Some(xxh64(b"alice", 0)));
+        assert_eq!(
+            request_hash(&[header("user", false)], &h, 7),
+            Some(xxh64(b"alice", 0))
+        );
         // The same user always lands on the same hash; another user does not.
         let bob = headers(&[("user", "bob")]);
         assert_ne!(
@@ -102,7 +102,10 @@ mod tests {
     #[test]
     fn several_values_are_joined_with_commas_before_hashing() {
         let h = headers(&[("tag", "a"), ("tag", "b")]);
-        assert_eq!(request_hash(&[header("tag", false)], &h, 0), Some(xxh64(b"a,b", 0)));
+        assert_eq!(
+            request_hash(&[header("tag", false)], &h, 0),
+            Some(xxh64(b"a,b", 0))
+        );
     }
 
     #[test]
@@ -115,7 +118,11 @@ mod tests {
             terminal: false,
         };
         // Two sessions of the same user hash alike once the numeric suffix is stripped.
-        let a = request_hash(&[policy.clone()], &headers(&[("session", "alice-1")]), 0);
+        let a = request_hash(
+            std::slice::from_ref(&policy),
+            &headers(&[("session", "alice-1")]),
+            0,
+        );
         let b = request_hash(&[policy], &headers(&[("session", "alice-22")]), 0);
         assert_eq!(a, Some(xxh64(b"alice", 0)));
         assert_eq!(a, b);
@@ -138,7 +145,11 @@ mod tests {
         let h = headers(&[("b", "2")]);
         let hb = xxh64(b"2", 0);
         // `a` is missing, so its terminal flag does not stop evaluation.
-        let got = request_hash(&[header("a", true), header("b", true), channel(false)], &h, 9);
+        let got = request_hash(
+            &[header("a", true), header("b", true), channel(false)],
+            &h,
+            9,
+        );
         assert_eq!(got, Some(hb));
         // Without the terminal flag on `b`, the channel id is mixed in as well.
         let got = request_hash(&[header("b", false), channel(false)], &h, 9);
@@ -154,7 +165,14 @@ mod tests {
     #[test]
     fn no_hash_when_nothing_yields_one() {
         let h = headers(&[("token-bin", "AAEC")]);
-        assert_eq!(request_hash(&[header("token-bin", false), header("missing", false)], &h, 1), None);
+        assert_eq!(
+            request_hash(
+                &[header("token-bin", false), header("missing", false)],
+                &h,
+                1
+            ),
+            None
+        );
         assert_eq!(request_hash(&[], &h, 1), None);
     }
 }

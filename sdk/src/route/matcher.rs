@@ -35,8 +35,14 @@ pub struct RequestMatcher {
 
 #[derive(Clone, Debug)]
 enum PathTest {
-    Prefix { prefix: String, case_sensitive: bool },
-    Exact { path: String, case_sensitive: bool },
+    Prefix {
+        prefix: String,
+        case_sensitive: bool,
+    },
+    Exact {
+        path: String,
+        case_sensitive: bool,
+    },
     /// Compiled case-insensitively by the resource decoder when `case_sensitive` is false.
     Regex(Regex),
 }
@@ -61,8 +67,14 @@ enum HeaderSource {
 
 #[derive(Clone, Debug)]
 enum ValueTest {
-    Text { pattern: TextPattern, ignore_case: bool },
-    Range { start: i64, end: i64 },
+    Text {
+        pattern: TextPattern,
+        ignore_case: bool,
+    },
+    Range {
+        start: i64,
+        end: i64,
+    },
     Present(bool),
 }
 

@@ -73,7 +73,10 @@ impl RouteTable {
     }
 
     /// Selects the virtual host of `config` that serves `authority` and compiles it.
-    pub fn from_config(config: &RouteConfiguration, authority: &str) -> Result<Self, NoVirtualHost> {
+    pub fn from_config(
+        config: &RouteConfiguration,
+        authority: &str,
+    ) -> Result<Self, NoVirtualHost> {
         let vh = select_virtual_host(&config.virtual_hosts, authority)
             .and_then(|i| config.virtual_hosts.get(i));
         match vh {

@@ -101,7 +101,11 @@ mod tests {
 
     #[test]
     fn longer_pattern_wins_within_a_kind_and_first_wins_a_tie() {
-        let vhs = hosts(&[&["*.svc:50051"], &["*.greeter.svc:50051"], &["*.b.svc:50051"]]);
+        let vhs = hosts(&[
+            &["*.svc:50051"],
+            &["*.greeter.svc:50051"],
+            &["*.b.svc:50051"],
+        ]);
         assert_eq!(select_virtual_host(&vhs, "a.greeter.svc:50051"), Some(1));
         let vhs = hosts(&[&["greeter.*"], &["greeter.svc.*"]]);
         assert_eq!(select_virtual_host(&vhs, "greeter.svc.local"), Some(1));
@@ -120,7 +124,10 @@ mod tests {
             Some(DomainKind::SuffixWildcard)
         );
         assert_eq!(domain_match("*.example.com", ".example.com"), None);
-        assert_eq!(domain_match("*-prod.svc", "greeter-prod.svc"), Some(DomainKind::SuffixWildcard));
+        assert_eq!(
+            domain_match("*-prod.svc", "greeter-prod.svc"),
+            Some(DomainKind::SuffixWildcard)
+        );
         assert_eq!(domain_match("greeter.*", "greeter."), None);
         assert_eq!(domain_match("gree*ter", "greeter"), None);
         assert_eq!(domain_match("*.a.*", "x.a.y"), None);
