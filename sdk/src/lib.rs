@@ -14,4 +14,5 @@
 
 pub mod bootstrap;
 pub mod resolver;
+pub mod route;
 pub mod xds;
