@@ -20,13 +20,12 @@ pub mod error;
 pub mod hash;
 pub mod matcher;
 pub mod table;
-pub mod vhost;
 
+pub use crate::resolver::vhost::{DomainKind, domain_match, select_virtual_host};
 pub use decision::RouteDecision;
 pub use error::{NoVirtualHost, RouteError};
 pub use hash::request_hash;
 pub use table::RouteTable;
-pub use vhost::{DomainKind, domain_match, select_virtual_host};
 
 /// What routing needs to know about one RPC.
 #[derive(Clone, Copy, Debug)]

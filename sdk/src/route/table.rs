@@ -6,15 +6,15 @@
 //!
 //! A table is immutable and `Send + Sync`: the channel keeps it behind an `Arc` and swaps in a new
 //! one when the resolver publishes a new snapshot. Matching takes no locks and allocates only for
-//! multi-valued headers and on errors. It does not choose the virtual host ([`super::vhost`]).
+//! multi-valued headers and on errors. It does not choose the virtual host ([`crate::resolver::vhost`]).
 
 use std::sync::Arc;
 
 use super::decision::RoutePlan;
 use super::error::{NoVirtualHost, RouteError};
 use super::matcher::RequestMatcher;
-use super::vhost::select_virtual_host;
 use super::{RandomSource, RequestInfo, RouteDecision};
+use crate::resolver::vhost::select_virtual_host;
 use crate::xds::resource::route::{RouteAction, RouteConfiguration, VirtualHost};
 
 /// The compiled routes of one virtual host, for one authority.
