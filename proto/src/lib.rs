@@ -7,6 +7,8 @@
 //! `envoy-types` ships its own well-known types (`google.protobuf.Any`, `Duration`, ...); everything in
 //! Meshwork uses those, converting only at the boundary with crates that use `prost-types`.
 
+pub mod typed_struct;
+
 pub use envoy_types;
 pub use envoy_types::pb::envoy;
 pub use envoy_types::pb::google;

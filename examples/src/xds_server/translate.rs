@@ -14,7 +14,6 @@ mod cluster;
 mod endpoint;
 mod listener;
 mod route;
-pub mod typed_struct;
 
 use std::collections::BTreeMap;
 

@@ -21,12 +21,12 @@ use meshwork_proto::envoy::extensions::load_balancing_policies::{
 };
 use meshwork_proto::google::protobuf::{Any, Struct, UInt64Value, Value, value::Kind};
 
-use super::typed_struct::TypedStruct;
 use super::{ads, to_any, u32_value};
 use crate::xds_server::mesh::{self, Mesh};
+use meshwork_proto::typed_struct::TypedStruct;
 
-/// Type URL of Meshwork's peak-EWMA policy config inside its TypedStruct.
-pub const PEAK_EWMA_TYPE_URL: &str = "type.googleapis.com/meshwork.lb.PeakEwma";
+/// Type URL of Meshwork's peak-EWMA policy config inside its TypedStruct (the SDK's definition).
+pub use meshwork::xds::resource::cluster::lb_policy::PEAK_EWMA_TYPE_URL;
 
 /// The Cluster resource for `c`.
 pub(super) fn cluster(mesh: &Mesh, c: &mesh::Cluster) -> Cluster {

@@ -17,8 +17,8 @@ use meshwork_proto::type_url;
 use prost::Message;
 
 use super::cluster::PEAK_EWMA_TYPE_URL;
-use super::typed_struct::TypedStruct;
 use super::*;
+use meshwork_proto::typed_struct::TypedStruct;
 
 fn decode<M: Message + Default>(any: &Any) -> M {
     M::decode(any.value.as_slice()).unwrap()

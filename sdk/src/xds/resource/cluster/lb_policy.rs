@@ -29,7 +29,7 @@ use meshwork_proto::envoy::extensions::load_balancing_policies::{
 use meshwork_proto::google::protobuf::{Any, UInt64Value, value::Kind};
 use prost::Name;
 
-use crate::xds::resource::common::typed_struct::TypedStruct;
+use crate::xds::resource::common::typed_struct::{self, TypedStruct};
 use crate::xds::resource::common::{At, Invalid, Result, opt_duration, type_name, unpack};
 
 /// Type URL (inside a TypedStruct) of Meshwork's P2C peak-EWMA policy.
@@ -208,7 +208,7 @@ fn policy(any: &Any, depth: usize) -> Result<Option<LbPolicy>> {
         ))
     } else if url == ClientSideWeightedRoundRobin::type_url() {
         LbPolicy::WeightedRoundRobin(wrr(&unpack(any)?)?)
-    } else if let Some(ts) = TypedStruct::from_any(any)? {
+    } else if let Some(ts) = typed_struct::from_any(any)? {
         if ts.type_url != PEAK_EWMA_TYPE_URL {
             return Ok(None);
         }
@@ -295,7 +295,7 @@ fn wrr(w: &ClientSideWeightedRoundRobin) -> Result<WrrConfig> {
 }
 
 fn peak_ewma(ts: &TypedStruct) -> Result<PeakEwmaConfig> {
-    let field = |name: &str, default: Duration| match ts.field(name) {
+    let field = |name: &str, default: Duration| match typed_struct::field(ts, name) {
         None => Ok(default),
         Some(Kind::StringValue(s)) => json_duration(s).ok_or_else(|| {
             Invalid::field(

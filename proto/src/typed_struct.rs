@@ -1,10 +1,16 @@
-//! `xds.type.v3.TypedStruct`, hand-written because `envoy-types` does not ship it.
+//! `xds.type.v3.TypedStruct` (and its older twin `udpa.type.v1.TypedStruct`), hand-written because
+//! `envoy-types` does not ship it.
 //!
 //! A TypedStruct carries a custom extension's config as a `google.protobuf.Struct` plus the
-//! config's own type URL; gRFC A52 uses it for custom load-balancing policies. Field numbers
-//! follow cncf/xds `xds/type/v3/typed_struct.proto`: `type_url = 1`, `value = 2`.
+//! config's own type URL; gRFC A52 uses it for custom load-balancing policies. Field numbers follow
+//! cncf/xds `xds/type/v3/typed_struct.proto`: `type_url = 1`, `value = 2`.
 
-use meshwork_proto::google::protobuf::Struct;
+use crate::google::protobuf::Struct;
+
+/// Type URL of `xds.type.v3.TypedStruct`.
+pub const XDS_TYPED_STRUCT: &str = "type.googleapis.com/xds.type.v3.TypedStruct";
+/// Type URL of `udpa.type.v1.TypedStruct` (same wire shape).
+pub const UDPA_TYPED_STRUCT: &str = "type.googleapis.com/udpa.type.v1.TypedStruct";
 
 /// `xds.type.v3.TypedStruct`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -26,6 +32,6 @@ impl prost::Name for TypedStruct {
     }
 
     fn type_url() -> String {
-        "type.googleapis.com/xds.type.v3.TypedStruct".to_owned()
+        XDS_TYPED_STRUCT.to_owned()
     }
 }
