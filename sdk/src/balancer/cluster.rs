@@ -207,6 +207,23 @@ impl ClusterBalancer {
         })
     }
 
+    /// Records many connectivity changes and builds at most one picker; returns whether it did.
+    pub fn update_connectivities(
+        &mut self,
+        changes: impl IntoIterator<Item = (EndpointId, Connectivity)>,
+    ) -> bool {
+        let mut changed = false;
+        for (id, state) in changes {
+            if let Some(&i) = self.index.get(&id) {
+                changed |= std::mem::replace(&mut self.endpoints[i].connectivity, state) != state;
+            }
+        }
+        if changed {
+            self.rebuild();
+        }
+        changed
+    }
+
     /// Sets the `usable` override (outlier ejection, active health check); an unusable endpoint
     /// counts as TRANSIENT_FAILURE (gRFC A50). Returns whether a new picker was built.
     pub fn set_usable(&mut self, id: EndpointId, usable: bool) -> bool {

@@ -69,10 +69,12 @@ pub struct EndpointSpec {
 #[derive(Clone)]
 pub struct EndpointHandle(Arc<Shared>);
 
+/// Hot fields first: the load counters share a cache line with the reference count.
+#[repr(C)]
 struct Shared {
+    load: EndpointLoad,
     id: EndpointId,
     address: SocketAddr,
-    load: EndpointLoad,
 }
 
 impl EndpointHandle {

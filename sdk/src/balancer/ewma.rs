@@ -97,6 +97,14 @@ impl PeakEwma {
         self.estimate.store(next.to_bits(), Ordering::Release);
     }
 
+    /// The last update time (clock nanos), or `None` before the first sample.
+    pub fn last_update(&self) -> Option<u64> {
+        match self.stamp.load(Ordering::Acquire) {
+            UNSEEDED => None,
+            t => Some(t),
+        }
+    }
+
     /// The estimate at clock time `now`, decayed toward zero since the last sample;
     /// `default_rtt` when no sample has been seen.
     pub fn estimate(&self, now: u64, decay: Duration, default_rtt: Duration) -> f64 {
@@ -111,6 +119,9 @@ impl PeakEwma {
 
 /// `e^(-elapsed/decay)`: how much of the old estimate survives `elapsed` nanos.
 fn weight(elapsed: u64, decay: Duration) -> f64 {
+    if elapsed == 0 {
+        return 1.0;
+    }
     let decay = saturating_nanos(decay).max(1) as f64;
     (-(elapsed as f64) / decay).exp()
 }

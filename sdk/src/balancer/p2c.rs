@@ -84,7 +84,18 @@ impl Picker for P2cPicker {
         let offset = 1 + ((u128::from(r >> 32) * (n - 1) as u128) >> 32) as usize;
         let j = (i + offset) % n;
         let (a, b) = (&self.ready[i], &self.ready[j]);
-        let now = self.clock.now_nanos();
+        // Both estimates decay by the same factor from the later update to now, so their order
+        // at that time is their order now: no clock read and a single `exp`. Two unseeded
+        // endpoints do not decay at all. Only a seeded/unseeded pair needs the real time.
+        let (ta, tb) = (
+            a.load().latency().last_update(),
+            b.load().latency().last_update(),
+        );
+        let now = match (ta, tb) {
+            (Some(ta), Some(tb)) => ta.max(tb),
+            (None, None) => 0,
+            _ => self.clock.now_nanos(),
+        };
         let chosen = if self.cost(b, now) < self.cost(a, now) {
             b
         } else {

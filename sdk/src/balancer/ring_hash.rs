@@ -6,8 +6,9 @@
 //! `xxh64("{key}_{i}", seed 0)` in proportion to its normalised weight (endpoint weight × locality
 //! weight, since ring hash has no locality layer), the total being the smallest size ≥
 //! `minimum_ring_size` at which the lightest endpoint gets a whole entry, capped at
-//! `maximum_ring_size` and at the local cap (4096 by default, like gRPC). Lookup is a binary
-//! search for the first entry at or after the hash, wrapping around.
+//! `maximum_ring_size` and at the local cap (4096 by default, like gRPC). Lookup finds the first
+//! entry at or after the hash, wrapping around: a bucket table on the hash's top bits narrows it
+//! to about one entry, then a binary search inside the bucket (O(1) expected, O(log n) worst).
 //!
 //! Pick (A42 as amended by A61): skip entries in TRANSIENT_FAILURE and use the first other one;
 //! READY → pick, CONNECTING → queue, IDLE → queue and ask the channel to connect it (endpoints
@@ -41,11 +42,15 @@ pub(crate) struct RingHash {
     cached: Option<(RingKeys, Arc<Ring>)>,
 }
 
-/// The sorted ring: (hash, index into the member list).
+/// The sorted ring: (hash, index into the member list), plus a bucket index on the top bits of
+/// the hash so that a lookup is O(1) on average instead of a full binary search.
 #[derive(Debug)]
 pub(crate) struct Ring {
     hashes: Box<[u64]>,
     owners: Box<[u32]>,
+    /// `starts[b]` = first entry whose hash is ≥ `b << shift`; one extra slot = `len`.
+    starts: Box<[u32]>,
+    shift: u32,
 }
 
 impl Ring {
@@ -56,8 +61,31 @@ impl Ring {
 
     /// Index of the first entry whose hash is ≥ `h`, wrapping to 0.
     fn locate(&self, h: u64) -> usize {
-        let i = self.hashes.partition_point(|&x| x < h);
+        let b = (h >> self.shift) as usize;
+        let (lo, hi) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+        let i = lo + self.hashes[lo..hi].partition_point(|&x| x < h);
         if i == self.hashes.len() { 0 } else { i }
+    }
+
+    fn new(mut entries: Vec<(u64, u32)>) -> Self {
+        entries.sort_unstable();
+        let hashes: Box<[u64]> = entries.iter().map(|e| e.0).collect();
+        let bits = (entries.len().max(2) as u64)
+            .next_power_of_two()
+            .trailing_zeros();
+        let shift = 64 - bits;
+        let starts = (0..=1u64 << bits)
+            .map(|b| match b.checked_shl(shift) {
+                Some(lower) if b < 1 << bits => hashes.partition_point(|&x| x < lower) as u32,
+                _ => hashes.len() as u32,
+            })
+            .collect();
+        Ring {
+            hashes,
+            owners: entries.iter().map(|e| e.1).collect(),
+            starts,
+            shift,
+        }
     }
 }
 
@@ -139,11 +167,7 @@ fn build_ring(keys: &[(Arc<str>, u64)], min: u64, max: u64) -> Ring {
             current += 1.0;
         }
     }
-    entries.sort_unstable();
-    Ring {
-        hashes: entries.iter().map(|e| e.0).collect(),
-        owners: entries.iter().map(|e| e.1).collect(),
-    }
+    Ring::new(entries)
 }
 
 /// For each ring index, the first index at or after it (circularly) where `is` holds.

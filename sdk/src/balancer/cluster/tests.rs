@@ -61,9 +61,10 @@ fn rr() -> LbPolicy {
 
 fn all(lb: &mut ClusterBalancer, state: Connectivity) {
     let ids: Vec<EndpointId> = lb.endpoints().iter().map(|e| e.handle.id()).collect();
-    for id in ids {
-        lb.update_connectivity(id, state);
-    }
+    let p1 = lb.picker();
+    assert!(lb.update_connectivities(ids.iter().map(|&id| (id, state))));
+    assert!(!Arc::ptr_eq(&p1, &lb.picker()), "one new picker");
+    assert!(!lb.update_connectivities(ids.iter().map(|&id| (id, state))));
 }
 
 fn id_of(lb: &ClusterBalancer, addr: &str) -> EndpointId {

@@ -148,3 +148,15 @@ fn ring_is_reused_while_keys_and_weights_are_unchanged() {
     ms[0].weight = 2;
     assert!(!Arc::ptr_eq(&r1, &policy.ring(&ms)));
 }
+
+#[test]
+fn bucketed_lookup_matches_a_plain_search() {
+    let ms = members(7, Connectivity::Ready);
+    let ring = RingHash::new(&config(100, 100), 4096).ring(&ms);
+    let rng = AtomicRng::new(3);
+    let probes = (0..5_000).map(|_| rng.next_u64());
+    for h in probes.chain([0, 1, u64::MAX, ring.hashes[0], ring.hashes[ring.len() - 1]]) {
+        let plain = ring.hashes.iter().position(|&x| x >= h).unwrap_or(0);
+        assert_eq!(ring.locate(h), plain, "hash {h:#x}");
+    }
+}
