@@ -12,6 +12,15 @@
 //!
 //! All methods take `&mut self` and run off the request path; [`ClusterBalancer::picker`] hands
 //! out the current `Arc<dyn Picker>`, replaced only when something changed.
+//!
+//! Wiring (for the channel): one task owns the balancer and applies, in order, EDS/CDS updates
+//! (`update_endpoints`, `update_policy`; connect/close per [`EndpointChanges`]), connectivity
+//! events from the connection layer (`update_connectivity[ies]`), `usable` changes from the health
+//! module (`set_usable`: outlier ejection, NOT_SERVING), and `on_timer` when `next_timer` elapses;
+//! after each it publishes `picker()` (e.g. through a `watch` or `ArcSwap`). The request path
+//! only loads that `Arc`, picks, acts on `Queue { connect }`, and counts load on the picked
+//! handle (`EndpointLoad::start`, `InFlight::finish` with `latency_decay()`). Connect every
+//! endpoint up front when `connects_eagerly()`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -264,6 +273,24 @@ impl ClusterBalancer {
     /// p2c, WRR) rather than only when a pick asks (ring_hash, pick_first).
     pub fn connects_eagerly(&self) -> bool {
         connects_eagerly(&self.config)
+    }
+
+    /// The decay time the channel passes to [`super::InFlight::finish`] when it records a
+    /// latency: the p2c policy's `decay`, else Linkerd's 10 s.
+    pub fn latency_decay(&self) -> Duration {
+        fn find(p: &LbPolicy) -> Option<Duration> {
+            match p {
+                LbPolicy::PeakEwma(c) => Some(c.decay),
+                LbPolicy::WrrLocality(inner) => find(inner),
+                _ => None,
+            }
+        }
+        find(&self.config).unwrap_or(Duration::from_secs(10))
+    }
+
+    /// One endpoint's state, by id.
+    pub fn endpoint(&self, id: EndpointId) -> Option<&EndpointState> {
+        self.index.get(&id).map(|&i| &self.endpoints[i])
     }
 
     /// The cluster name.

@@ -123,6 +123,9 @@ impl RingHash {
             return Built::fixed(state, fail.clone());
         }
         let ring = self.ring(members);
+        if ring.len() == 0 {
+            return Built::fixed(Connectivity::TransientFailure, fail.clone());
+        }
         let states: Vec<Connectivity> = members.iter().map(|m| m.state).collect();
         let entry_state = |i: usize| states[ring.owners[i] as usize];
         let next_usable = next_matching(ring.len(), |i| {

@@ -344,3 +344,43 @@ fn p2c_through_the_cluster_prefers_the_fast_endpoint() {
     let counts = picked_addrs(&lb, 100);
     assert_eq!(counts.get(&"127.0.0.1:1".parse().unwrap()), Some(&100));
 }
+
+#[tokio::test(start_paused = true)]
+async fn failover_timer_runs_on_paused_tokio_time() {
+    let options = BalancerOptions {
+        seed: 1,
+        clock: Clock::tokio(),
+        ..BalancerOptions::default()
+    };
+    let a = cla(&[&[(1, &[(1, H)])], &[(1, &[(1, H)])]]);
+    let mut lb = ClusterBalancer::from_assignment(rr(), &a, options);
+    lb.update_connectivities([
+        (id_of(&lb, "10.0.0.1:80"), Connectivity::Connecting),
+        (id_of(&lb, "10.0.1.1:80"), Connectivity::Ready),
+    ]);
+    assert_eq!(pick(&lb), PickResult::queue());
+    let wait = lb.next_timer().unwrap();
+    assert_eq!(wait, DEFAULT_FAILOVER_TIMEOUT);
+    tokio::time::sleep(wait).await;
+    assert!(lb.on_timer());
+    let picked = pick(&lb).endpoint().map(|h| h.address().to_string());
+    assert_eq!(picked, Some("10.0.1.1:80".into()));
+}
+
+#[test]
+fn latency_decay_and_endpoint_lookup() {
+    let clock = Clock::manual();
+    let addrs = ["127.0.0.1:1".parse().unwrap()];
+    let p2c = LbPolicy::WrrLocality(Box::new(LbPolicy::PeakEwma(
+        crate::xds::resource::cluster::PeakEwmaConfig {
+            default_rtt: Duration::from_millis(30),
+            decay: Duration::from_secs(3),
+        },
+    )));
+    let lb = ClusterBalancer::from_addresses("s", addrs, p2c, options(&clock));
+    assert_eq!(lb.latency_decay(), Duration::from_secs(3));
+    let id = lb.endpoints()[0].handle.id();
+    assert_eq!(lb.endpoint(id).map(|e| e.spec.address), Some(addrs[0]));
+    let rr = ClusterBalancer::from_addresses("s", addrs, rr(), options(&clock));
+    assert_eq!(rr.latency_decay(), Duration::from_secs(10));
+}
