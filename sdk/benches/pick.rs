@@ -3,7 +3,9 @@
 //!
 //! Run: `cargo bench -p meshwork --bench pick` (release). Prints ns per pick (best of several
 //! rounds), t(10k)/t(10) per policy and ours/tower for p2c. Goals (performance-anchors.md G5):
-//! ≤ 100 ns per pick at 10k, t(10k)/t(10) ≤ 1.2, p2c no slower than tower's.
+//! ≤ 100 ns per pick at 10k, t(10k)/t(10) ≤ 1.2, p2c no slower than tower's. Also prints the
+//! cost of applying an EDS assignment and of one connectivity change (both rebuild the picker;
+//! G6: ≤ 10 ms at 10k).
 
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -139,6 +141,24 @@ fn bench_tower(n: usize) -> f64 {
     })
 }
 
+/// Milliseconds to apply a fresh assignment, and to rebuild after one connectivity change.
+fn bench_rebuild(policy: &LbPolicy, n: usize, localities: usize) -> (f64, f64) {
+    let eds = assignment(n, localities);
+    let options = BalancerOptions {
+        seed: 1,
+        clock: Clock::tokio(),
+        ..BalancerOptions::default()
+    };
+    let start = Instant::now();
+    let mut lb = ClusterBalancer::from_assignment(policy.clone(), &eds, options);
+    let apply = start.elapsed().as_secs_f64() * 1e3;
+    let ids: Vec<_> = lb.endpoints().iter().map(|e| e.handle.id()).collect();
+    lb.update_connectivities(ids.iter().map(|&id| (id, Connectivity::Ready)));
+    let start = Instant::now();
+    lb.update_connectivity(ids[n / 2], Connectivity::TransientFailure);
+    (apply, start.elapsed().as_secs_f64() * 1e3)
+}
+
 fn main() {
     let p2c = LbPolicy::PeakEwma(PeakEwmaConfig {
         default_rtt: Duration::from_millis(30),
@@ -210,4 +230,27 @@ fn main() {
         print!("{:>10.2}", o / t);
     }
     println!();
+
+    println!();
+    println!("\nms to apply an EDS assignment / to rebuild after one connectivity change");
+    let ring = LbPolicy::RingHash(RingHashConfig {
+        minimum_ring_size: 1024,
+        maximum_ring_size: 4096,
+    });
+    let rebuilds = [
+        (
+            "wrr_locality(rr), 10 loc",
+            LbPolicy::WrrLocality(Box::new(LbPolicy::RoundRobin)),
+            10,
+        ),
+        ("ring_hash", ring, 1),
+    ];
+    for (name, policy, localities) in rebuilds {
+        print!("{name:<28}");
+        for n in [1_000, 10_000, 100_000] {
+            let (apply, change) = bench_rebuild(&policy, n, localities);
+            print!("  {n}: {apply:.2} / {change:.2}");
+        }
+        println!();
+    }
 }

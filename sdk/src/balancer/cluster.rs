@@ -83,6 +83,8 @@ pub struct EndpointState {
     pub connectivity: Connectivity,
     /// `false` while ejected by outlier detection or failing active health checks.
     pub usable: bool,
+    /// The ring-hash key: `hash_key`, else `ip:port` (computed once per update).
+    ring_key: Arc<str>,
 }
 
 /// Endpoints that appeared or disappeared in an update: connect or drop connections for them.
@@ -324,13 +326,18 @@ impl ClusterBalancer {
         self.endpoints = specs
             .into_iter()
             .map(|spec| match old.remove(&spec.address) {
-                Some(prev) => EndpointState { spec, ..prev },
+                Some(prev) => EndpointState {
+                    ring_key: ring_key(&spec),
+                    spec,
+                    ..prev
+                },
                 None => {
                     let id = EndpointId(NEXT_ID.fetch_add(1, Ordering::Relaxed));
                     let handle = EndpointHandle::new(id, spec.address);
                     changes.added.push(handle.clone());
                     EndpointState {
                         handle,
+                        ring_key: ring_key(&spec),
                         spec,
                         connectivity: Connectivity::Idle,
                         usable: true,
@@ -389,6 +396,14 @@ impl ClusterBalancer {
             clock: self.options.clock.clone(),
             ring_size_cap: self.options.ring_size_cap,
         }
+    }
+}
+
+/// The key an endpoint is hashed by on the ring (gRFC A76: `hash_key` wins over the address).
+fn ring_key(spec: &EndpointSpec) -> Arc<str> {
+    match &spec.hash_key {
+        Some(key) => Arc::from(key.as_str()),
+        None => Arc::from(spec.address.to_string()),
     }
 }
 

@@ -82,7 +82,11 @@ impl Picker for P2cPicker {
         let r = self.rng.next_u64();
         let i = ((u128::from(r as u32) * n as u128) >> 32) as usize;
         let offset = 1 + ((u128::from(r >> 32) * (n - 1) as u128) >> 32) as usize;
-        let j = (i + offset) % n;
+        let j = if i + offset >= n {
+            i + offset - n
+        } else {
+            i + offset
+        };
         let (a, b) = (&self.ready[i], &self.ready[j]);
         // Both estimates decay by the same factor from the later update to now, so their order
         // at that time is their order now: no clock read and a single `exp`. Two unseeded
