@@ -14,10 +14,11 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use meshwork::balancer::{
-    BalancerOptions, Clock, ClusterBalancer, Connectivity, PickRequest, PickResult, Picker,
+    BalancerOptions, Clock, ClusterBalancer, Connectivity, LoadReport, PickRequest, PickResult,
+    Picker,
 };
 use meshwork::xds::resource::ClusterLoadAssignment;
-use meshwork::xds::resource::cluster::{LbPolicy, PeakEwmaConfig, RingHashConfig};
+use meshwork::xds::resource::cluster::{LbPolicy, PeakEwmaConfig, RingHashConfig, WrrConfig};
 use meshwork::xds::resource::endpoint::{
     Endpoint, HealthStatus, Locality, LocalityEndpoints, Priority,
 };
@@ -68,16 +69,17 @@ fn assignment(n: usize, localities: usize) -> ClusterLoadAssignment {
 }
 
 fn ready_balancer(policy: LbPolicy, n: usize, localities: usize) -> ClusterBalancer {
+    let clock = Clock::manual();
     let options = BalancerOptions {
         seed: 1,
-        clock: Clock::tokio(),
+        clock: clock.clone(),
         ..BalancerOptions::default()
     };
     let mut lb = ClusterBalancer::from_assignment(policy, &assignment(n, localities), options);
     let ids: Vec<_> = lb.endpoints().iter().map(|e| e.handle.id()).collect();
     lb.update_connectivities(ids.into_iter().map(|id| (id, Connectivity::Ready)));
-    // Latency history as after some traffic: 1–8 ms, recorded at different times.
-    let clock = Clock::manual();
+    // History as after some traffic: latencies 1–8 ms recorded at different times, and backend
+    // load reports giving weights 200–600.
     for (i, e) in lb.endpoints().iter().enumerate() {
         let rtt = Duration::from_millis(1 + (i % 8) as u64);
         clock.advance(Duration::from_micros(1));
@@ -85,7 +87,15 @@ fn ready_balancer(policy: LbPolicy, n: usize, localities: usize) -> ClusterBalan
             .load()
             .start()
             .finish(rtt, &clock, Duration::from_secs(10));
+        let report = LoadReport {
+            qps: 100.0 + 50.0 * (i % 5) as f64,
+            eps: 0.0,
+            utilization: 0.5,
+        };
+        e.handle.backend_weight().record(report, clock.now_nanos());
     }
+    clock.advance(Duration::from_secs(1));
+    lb.on_timer(); // weighted round robin re-reads the weights
     lb
 }
 
@@ -169,6 +179,14 @@ fn main() {
         maximum_ring_size: 4096,
     });
     let wrr = |p: LbPolicy| LbPolicy::WrrLocality(Box::new(p));
+    let wrr_config = WrrConfig {
+        enable_oob_load_report: false,
+        oob_reporting_period: Duration::from_secs(10),
+        blackout_period: Duration::ZERO,
+        weight_expiration_period: Duration::from_secs(180),
+        weight_update_period: Duration::from_secs(1),
+        error_utilization_penalty: 1.0,
+    };
     let cases: Vec<(&str, LbPolicy, usize, bool)> = vec![
         ("round_robin", LbPolicy::RoundRobin, 1, false),
         (
@@ -188,6 +206,12 @@ fn main() {
             false,
         ),
         ("p2c peak-EWMA", p2c.clone(), 1, false),
+        (
+            "weighted_round_robin (A58)",
+            LbPolicy::WeightedRoundRobin(wrr_config),
+            1,
+            false,
+        ),
         (
             "wrr_locality(rr), 10 loc",
             wrr(LbPolicy::RoundRobin),

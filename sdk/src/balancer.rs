@@ -11,9 +11,9 @@
 //! Implemented: priorities with failover/failback and the failover timer (gRFC A27/A56),
 //! `wrr_locality` / weighted_target over localities (A27, A52), round_robin, least_request (A48),
 //! ring_hash (A42, A61, A76), pick_first (A62), Meshwork's p2c over peak-EWMA (Linkerd), EDS health
-//! filtering and drop overloads (A27). `client_side_weighted_round_robin` (A58) runs as round_robin
-//! until ORCA load reports are read. Not here: connections (channel), outlier detection and health
-//! checks (health), circuit breaking (resilience), load reporting.
+//! filtering and drop overloads (A27), `client_side_weighted_round_robin` (A58) over weights the
+//! channel records from backend load reports. Not here: connections and ORCA parsing (channel),
+//! outlier detection and health checks (health), circuit breaking (resilience), load reporting.
 //!
 //! ```
 //! use meshwork::balancer::{BalancerOptions, ClusterBalancer, Connectivity, PickRequest, PickResult};
@@ -47,6 +47,8 @@ pub mod rng;
 mod round_robin;
 #[cfg(test)]
 mod test_util;
+pub mod weight;
+mod wrr;
 
 pub use cluster::{BalancerOptions, ClusterBalancer, DropPicker, EndpointChanges, EndpointState};
 pub use endpoint::{Connectivity, EndpointHandle, EndpointId, EndpointSpec};
@@ -57,5 +59,6 @@ pub use picker::{PickError, PickRequest, PickResult, Picker};
 pub use priority::DEFAULT_FAILOVER_TIMEOUT;
 pub use ring_hash::DEFAULT_RING_SIZE_CAP;
 pub use rng::AtomicRng;
+pub use weight::{BackendWeight, LoadReport};
 
 pub(crate) use child::{Built, no_ready};

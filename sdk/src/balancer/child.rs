@@ -2,7 +2,7 @@
 //! validated `LbPolicy` tree into the policy object that builds pickers, and [`Built`] is what a
 //! build returns (aggregate connectivity + picker). `wrr_locality` is the locality layer's
 //! business (`locality.rs`), not a leaf; a nested `wrr_locality` uses its innermost policy.
-//! `client_side_weighted_round_robin` (gRFC A58) runs as round_robin until ORCA weights exist.
+//! `client_side_weighted_round_robin` (gRFC A58) weighs endpoints by their load reports.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use super::picker::{FixedPicker, PickResult, Picker};
 use super::ring_hash::RingHash;
 use super::rng::AtomicRng;
 use super::round_robin::RoundRobin;
+use super::wrr::Wrr;
 
 /// A built picker and the connectivity its policy reports for the group.
 #[derive(Debug, Clone)]
@@ -67,15 +68,15 @@ pub(crate) enum EndpointPolicy {
     RingHash(RingHash),
     PickFirst(PickFirst),
     P2c(P2c),
+    Wrr(Wrr),
 }
 
 impl EndpointPolicy {
     /// The policy for a leaf of the config tree.
     pub fn new(config: &LbPolicy, env: &PolicyEnv) -> Self {
         match config {
-            LbPolicy::RoundRobin | LbPolicy::WeightedRoundRobin(_) => {
-                EndpointPolicy::RoundRobin(RoundRobin)
-            }
+            LbPolicy::RoundRobin => EndpointPolicy::RoundRobin(RoundRobin),
+            LbPolicy::WeightedRoundRobin(c) => EndpointPolicy::Wrr(Wrr::new(c, env.clock.clone())),
             LbPolicy::LeastRequest { choice_count } => {
                 EndpointPolicy::LeastRequest(LeastRequest::new(*choice_count))
             }
@@ -96,6 +97,7 @@ impl EndpointPolicy {
             EndpointPolicy::RingHash(p) => p.build(members, seed, fail),
             EndpointPolicy::PickFirst(p) => p.build(members, seed, fail),
             EndpointPolicy::P2c(p) => p.build(members, seed, fail),
+            EndpointPolicy::Wrr(p) => p.build(members, seed, fail),
         }
     }
 }
@@ -107,5 +109,15 @@ pub(crate) fn connects_eagerly(config: &LbPolicy) -> bool {
         LbPolicy::RingHash(_) | LbPolicy::PickFirst { .. } => false,
         LbPolicy::WrrLocality(inner) => connects_eagerly(inner),
         _ => true,
+    }
+}
+
+/// How often the policy wants its picker rebuilt to pick up new backend weights (A58's
+/// `weight_update_period`), if it is weighted round robin.
+pub(crate) fn weight_update_period(config: &LbPolicy) -> Option<std::time::Duration> {
+    match config {
+        LbPolicy::WeightedRoundRobin(c) => Some(c.weight_update_period),
+        LbPolicy::WrrLocality(inner) => weight_update_period(inner),
+        _ => None,
     }
 }

@@ -109,6 +109,8 @@ pub struct ClusterBalancer {
     drops: Vec<(Arc<str>, u32)>,
     layers: Vec<Layer>,
     selector: PrioritySelector,
+    /// When weighted round robin next re-reads backend weights (clock nanos).
+    weights_due: Option<u64>,
     state: Connectivity,
     picker: Arc<dyn Picker>,
 }
@@ -128,6 +130,7 @@ impl ClusterBalancer {
             config,
             seeds: AtomicRng::new(options.seed),
             selector: PrioritySelector::new(options.failover_timeout),
+            weights_due: None,
             options,
             endpoints: Vec::new(),
             index: HashMap::new(),
@@ -213,9 +216,7 @@ impl ClusterBalancer {
 
     /// Records an endpoint's connectivity; returns whether a new picker was built.
     pub fn update_connectivity(&mut self, id: EndpointId, state: Connectivity) -> bool {
-        self.mutate(id, |e| {
-            std::mem::replace(&mut e.connectivity, state) != state
-        })
+        self.mutate(id, |e| set_connectivity(e, state))
     }
 
     /// Records many connectivity changes and builds at most one picker; returns whether it did.
@@ -226,7 +227,7 @@ impl ClusterBalancer {
         let mut changed = false;
         for (id, state) in changes {
             if let Some(&i) = self.index.get(&id) {
-                changed |= std::mem::replace(&mut self.endpoints[i].connectivity, state) != state;
+                changed |= set_connectivity(&mut self.endpoints[i], state);
             }
         }
         if changed {
@@ -241,24 +242,30 @@ impl ClusterBalancer {
         self.mutate(id, |e| std::mem::replace(&mut e.usable, usable) != usable)
     }
 
-    /// Re-evaluates timers (the priority failover timer) at the clock's current time; returns
-    /// whether a new picker was built. Call it at [`ClusterBalancer::next_timer`].
+    /// Runs due timers at the clock's current time (the priority failover timer, the weighted
+    /// round robin weight refresh); returns whether a new picker was built. Call it when
+    /// [`ClusterBalancer::next_timer`] elapses.
     pub fn on_timer(&mut self) -> bool {
-        let before = Arc::as_ptr(&self.picker).cast::<()>();
         let now = self.options.clock.now_nanos();
-        let deadline_passed = self.selector.next_deadline().is_some_and(|d| d <= now);
-        if deadline_passed {
+        let due = self.next_deadline().is_some_and(|d| d <= now);
+        if due {
             self.rebuild();
         }
-        !std::ptr::eq(before, Arc::as_ptr(&self.picker).cast::<()>())
+        due
     }
 
     /// Time left until [`ClusterBalancer::on_timer`] should run, if a timer is armed.
     pub fn next_timer(&self) -> Option<Duration> {
         let now = self.options.clock.now_nanos();
-        self.selector
-            .next_deadline()
+        self.next_deadline()
             .map(|d| Duration::from_nanos(d.saturating_sub(now)))
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        match (self.selector.next_deadline(), self.weights_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The current picker (the same `Arc` until something changes).
@@ -397,6 +404,15 @@ impl ClusterBalancer {
             ring_size_cap: self.options.ring_size_cap,
         }
     }
+}
+
+/// Records a connectivity change; a return to READY restarts the A58 weight blackout.
+fn set_connectivity(e: &mut EndpointState, state: Connectivity) -> bool {
+    let old = std::mem::replace(&mut e.connectivity, state);
+    if state == Connectivity::Ready && old != Connectivity::Ready {
+        e.handle.backend_weight().restart_blackout();
+    }
+    old != state
 }
 
 /// The key an endpoint is hashed by on the ring (gRFC A76: `hash_key` wins over the address).

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::xds::resource::endpoint::{HealthStatus, Locality};
 
 use super::load::EndpointLoad;
+use super::weight::BackendWeight;
 
 /// Opaque, process-unique id of an endpoint; the channel maps it to a connection.
 ///
@@ -73,6 +74,7 @@ pub struct EndpointHandle(Arc<Shared>);
 #[repr(C)]
 struct Shared {
     load: EndpointLoad,
+    weight: BackendWeight,
     id: EndpointId,
     address: SocketAddr,
 }
@@ -84,6 +86,7 @@ impl EndpointHandle {
             id,
             address,
             load: EndpointLoad::default(),
+            weight: BackendWeight::default(),
         }))
     }
 
@@ -100,6 +103,11 @@ impl EndpointHandle {
     /// The live load counters shared with every picker.
     pub fn load(&self) -> &EndpointLoad {
         &self.0.load
+    }
+
+    /// The backend-reported weight (gRFC A58); the channel records load reports into it.
+    pub fn backend_weight(&self) -> &BackendWeight {
+        &self.0.weight
     }
 
     /// Whether two handles name the same endpoint instance.

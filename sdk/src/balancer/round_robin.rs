@@ -1,10 +1,7 @@
 //! round_robin, gRPC's default endpoint policy: READY endpoints in rotation, each new picker
 //! starting at a random offset so that many clients do not all hit the first endpoint (grpc-go
 //! endpointsharding). Endpoint weights are ignored, as in gRPC.
-//!
-//! Also the fallback for `client_side_weighted_round_robin` (gRFC A58) until backend load reports
-//! exist: A58 itself behaves as round robin while fewer than two endpoints have weights, and
-//! Meshwork does not read ORCA reports yet. No pick ever takes a lock: one relaxed `fetch_add`.
+//! No pick ever takes a lock: one relaxed `fetch_add`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::xds::resource::cluster::LbPolicy;
 
-use super::super::child::{Built, EndpointPolicy, PolicyEnv};
+use super::super::child::{Built, EndpointPolicy, PolicyEnv, weight_update_period};
 use super::super::endpoint::{Connectivity, Member};
 use super::super::locality::LocalityGroup;
 use super::super::picker::PickResult;
@@ -45,6 +45,8 @@ impl ClusterBalancer {
             .collect();
         let states: Vec<Connectivity> = built.iter().map(|b| b.state).collect();
         let now = self.options.clock.now_nanos();
+        self.weights_due = weight_update_period(inputs.config)
+            .map(|p| now.saturating_add(u64::try_from(p.as_nanos()).unwrap_or(u64::MAX)));
         let (state, inner) = match self.selector.select(&states, now) {
             Some(i) => (built[i].state, built[i].picker.clone()),
             None => {

@@ -384,3 +384,42 @@ fn latency_decay_and_endpoint_lookup() {
     let rr = ClusterBalancer::from_addresses("s", addrs, rr(), options(&clock));
     assert_eq!(rr.latency_decay(), Duration::from_secs(10));
 }
+
+#[test]
+fn weighted_round_robin_refreshes_weights_on_its_timer() {
+    let clock = Clock::manual();
+    let wrr = crate::xds::resource::cluster::WrrConfig {
+        enable_oob_load_report: false,
+        oob_reporting_period: Duration::from_secs(10),
+        blackout_period: Duration::from_secs(10),
+        weight_expiration_period: Duration::from_secs(180),
+        weight_update_period: Duration::from_secs(1),
+        error_utilization_penalty: 1.0,
+    };
+    let config = LbPolicy::WrrLocality(Box::new(LbPolicy::WeightedRoundRobin(wrr)));
+    let a = cla(&[&[(1, &[(1, H), (2, H)])]]);
+    let mut lb = ClusterBalancer::from_assignment(config, &a, options(&clock));
+    all(&mut lb, Connectivity::Ready);
+    assert_eq!(lb.next_timer(), Some(Duration::from_secs(1)));
+    for (e, qps) in lb.endpoints().iter().zip([100.0, 300.0]) {
+        let report = crate::balancer::LoadReport {
+            qps,
+            eps: 0.0,
+            utilization: 1.0,
+        };
+        e.handle.backend_weight().record(report, clock.now_nanos());
+    }
+    let heavy: SocketAddr = "10.0.0.2:80".parse().unwrap();
+    assert_eq!(
+        picked_addrs(&lb, 400).get(&heavy),
+        Some(&200),
+        "even before refresh"
+    );
+    clock.advance(Duration::from_secs(10)); // past the blackout
+    assert!(lb.on_timer());
+    let got = picked_addrs(&lb, 4_000).get(&heavy).copied().unwrap_or(0);
+    assert!(
+        (2_900..3_100).contains(&got),
+        "heavy endpoint got {got} of 4000, want ~3000"
+    );
+}
