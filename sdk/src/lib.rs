@@ -12,6 +12,7 @@
 //!   snapshots (gRFC A74).
 #![warn(missing_docs)]
 
+pub mod balancer;
 pub mod bootstrap;
 pub mod resolver;
 pub mod route;
