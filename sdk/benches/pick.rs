@@ -27,9 +27,28 @@ use tower::balance::p2c::Balance;
 use tower::discover::ServiceList;
 use tower::load::{CompleteOnResponse, PeakEwma};
 
-const SIZES: [usize; 4] = [10, 1_000, 10_000, 100_000];
-const PICKS: u32 = 400_000;
-const ROUNDS: usize = 5;
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it, and a
+/// quick smoke run with tiny sizes is enough there.
+fn full_run() -> bool {
+    static FULL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FULL.get_or_init(|| std::env::args().any(|a| a == "--bench"))
+}
+
+fn sizes() -> &'static [usize] {
+    if full_run() {
+        &[10, 1_000, 10_000, 100_000]
+    } else {
+        &[10, 20, 50, 100]
+    }
+}
+
+fn picks() -> u32 {
+    if full_run() { 400_000 } else { 1_000 }
+}
+
+fn rounds() -> usize {
+    if full_run() { 5 } else { 1 }
+}
 
 fn addr(i: usize) -> SocketAddr {
     SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 8080))
@@ -101,16 +120,16 @@ fn ready_balancer(policy: LbPolicy, n: usize, localities: usize) -> ClusterBalan
 
 /// Best-of-rounds nanoseconds per call of `f`.
 fn measure(mut f: impl FnMut(u64)) -> f64 {
-    for i in 0..PICKS as u64 / 4 {
+    for i in 0..u64::from(picks()) / 4 {
         f(i);
     }
-    (0..ROUNDS)
+    (0..rounds())
         .map(|_| {
             let start = Instant::now();
-            for i in 0..PICKS as u64 {
+            for i in 0..u64::from(picks()) {
                 f(i);
             }
-            start.elapsed().as_nanos() as f64 / f64::from(PICKS)
+            start.elapsed().as_nanos() as f64 / f64::from(picks())
         })
         .fold(f64::INFINITY, f64::min)
 }
@@ -220,9 +239,13 @@ fn main() {
         ),
         ("wrr_locality(p2c), 10 loc", wrr(p2c), 10, false),
     ];
-    println!("ns per pick, one thread, best of {ROUNDS} x {PICKS} picks");
+    println!(
+        "ns per pick, one thread, best of {} x {} picks",
+        rounds(),
+        picks()
+    );
     print!("{:<28}", "policy");
-    for n in SIZES {
+    for &n in sizes() {
         print!("{n:>10}");
     }
     println!("{:>14}", "t(10k)/t(10)");
@@ -230,7 +253,7 @@ fn main() {
     for (name, policy, localities, hashed) in cases {
         print!("{name:<28}");
         let mut times = Vec::new();
-        for n in SIZES {
+        for &n in sizes() {
             let lb = ready_balancer(policy.clone(), n, localities);
             let t = bench_ours(&*lb.picker(), hashed);
             print!("{t:>10.1}");
@@ -243,7 +266,7 @@ fn main() {
     }
     print!("{:<28}", "tower p2c Balance+PeakEwma");
     let mut tower_times = Vec::new();
-    for n in SIZES {
+    for &n in sizes() {
         let t = bench_tower(n);
         print!("{t:>10.1}");
         tower_times.push(t);
@@ -271,7 +294,12 @@ fn main() {
     ];
     for (name, policy, localities) in rebuilds {
         print!("{name:<28}");
-        for n in [1_000, 10_000, 100_000] {
+        let rebuild_sizes: &[usize] = if full_run() {
+            &[1_000, 10_000, 100_000]
+        } else {
+            &[100]
+        };
+        for &n in rebuild_sizes {
             let (apply, change) = bench_rebuild(&policy, n, localities);
             print!("  {n}: {apply:.2} / {change:.2}");
         }
