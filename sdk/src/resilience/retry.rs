@@ -20,6 +20,32 @@
 //!
 //! Not here: sleeping, the deadline (A31: it spans all attempts; the channel enforces it),
 //! buffering messages, re-picking (each attempt re-picks from the latest picker) and hedging.
+//!
+//! ```
+//! use std::time::Duration;
+//! use meshwork::balancer::AtomicRng;
+//! use meshwork::resilience::{AttemptOutcome, Gates, RetryDecision, RetryState, RetryThrottle};
+//! use meshwork::xds::resource::route::RetryPolicy;
+//!
+//! let policy = RetryPolicy {
+//!     retry_on: vec![tonic::Code::Unavailable],
+//!     num_retries: 2,
+//!     initial_backoff: Duration::from_millis(25),
+//!     max_backoff: Duration::from_millis(250),
+//! };
+//! let throttle = RetryThrottle::new(10.0, 0.1)?; // one per server name
+//! let gates = Gates { throttle: Some(&throttle), budget: None };
+//! let rng = AtomicRng::new(7);
+//! let mut call = RetryState::new(&policy);
+//! let failed = AttemptOutcome::Failed { code: tonic::Code::Unavailable, pushback: None };
+//! let RetryDecision::Retry { delay, .. } = call.on_attempt_end(failed, gates, &rng) else {
+//!     panic!("UNAVAILABLE is retryable");
+//! };
+//! assert!(delay >= Duration::from_millis(20) && delay < Duration::from_millis(30));
+//! assert_eq!(call.previous_attempts(), Some(1)); // send `grpc-previous-rpc-attempts: 1`
+//! assert_eq!(call.on_attempt_end(AttemptOutcome::Ok, gates, &rng), RetryDecision::Done);
+//! # Ok::<(), meshwork::resilience::ThrottleError>(())
+//! ```
 
 use std::time::Duration;
 
