@@ -6,10 +6,16 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use meshwork_examples::greeter::{PREVIOUS_ATTEMPTS, REQUEST_ID, RPC_BEHAVIOR, STREAM_COUNT};
+use meshwork::xds::resource::ResourceKind;
+use meshwork_examples::greeter::{
+    GreeterBackend, HealthHandle, PREVIOUS_ATTEMPTS, REQUEST_ID, RPC_BEHAVIOR, STREAM_COUNT, serve,
+};
 use meshwork_proto::helloworld::HelloRequest;
 use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_tests::backend::{Backend, Backends, say_hello_batch};
+use meshwork_tests::greeter::{BACKOFF_BASE, WAIT};
+use meshwork_tests::watch::load_assignment;
+use meshwork_tests::{WatchLog, client_for, fast_reconnect, start_control_plane};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -99,6 +105,9 @@ async fn stream_sends_the_requested_number_of_replies() -> Result<()> {
         assert_eq!(replies.len(), expected, "x-stream-count {metadata:?}");
         assert!(replies.iter().all(|r| r.backend == "b0"));
     }
+    let failing = hello("ada", &[(RPC_BEHAVIOR, "error-code-8")]);
+    let status = client.say_hello_stream(failing).await.err();
+    assert_eq!(status.map(|s| s.code()), Some(Code::ResourceExhausted));
     assert_eq!(backends[0].served().ok(), 3);
     let bad = client
         .say_hello_stream(hello("ada", &[(STREAM_COUNT, "many")]))
@@ -107,6 +116,7 @@ async fn stream_sends_the_requested_number_of_replies() -> Result<()> {
         bad.map(|_| ()).map_err(|s| s.code()),
         Err(Code::InvalidArgument)
     );
+    assert_eq!(backends[0].served().count(Code::InvalidArgument), 1);
     Ok(())
 }
 
@@ -296,5 +306,56 @@ async fn health_flips_are_seen_by_check_and_watch() -> Result<()> {
     if back.status != ServingStatus::Serving as i32 {
         bail!("expected SERVING again, got {back:?}");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_mesh_of_the_backends_reaches_an_xds_client() -> Result<()> {
+    let backends = Backends::start(3).await?;
+    let server = start_control_plane(backends.mesh().build()?).await?;
+    let client = client_for(&server, "backends-test", fast_reconnect(BACKOFF_BASE))?;
+    let mut eds = WatchLog::new(client.watch(ResourceKind::ClusterLoadAssignment, "greeter"));
+    let assignment = eds.wait_for(WAIT, load_assignment).await?;
+    let addrs: Vec<String> = assignment
+        .priorities
+        .iter()
+        .flat_map(|p| &p.localities)
+        .flat_map(|l| &l.endpoints)
+        .map(|e| e.address.to_string())
+        .collect();
+    let expected: Vec<String> = backends.addrs().iter().map(|a| a.to_string()).collect();
+    assert_eq!(addrs, expected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_open_calls_finish_and_refuses_new_ones() -> Result<()> {
+    let backend = GreeterBackend::new("g0");
+    let health = HealthHandle::new().await;
+    let running = serve("127.0.0.1:0".parse()?, backend.clone(), &health).await?;
+    let channel = Channel::from_shared(format!("http://{}", running.local_addr()))?
+        .connect()
+        .await?;
+    let mut client = GreeterClient::new(channel);
+    let mut open = client.clone();
+    let slow = tokio::spawn(async move {
+        code_of(&mut open, hello("a", &[(RPC_BEHAVIOR, "sleep-300")])).await
+    });
+    within("the slow call reaches the backend", async {
+        while backend.served().in_flight() == 0 {
+            tokio::time::sleep(PROBE).await;
+        }
+    })
+    .await?;
+    within(
+        "graceful shutdown",
+        running.shutdown(Duration::from_secs(2)),
+    )
+    .await?;
+    assert_eq!(within("the open call", slow).await??, Code::Ok);
+    assert_eq!(
+        code_of(&mut client, hello("a", &[])).await,
+        Code::Unavailable
+    );
     Ok(())
 }

@@ -208,9 +208,20 @@ impl Greeter for GreeterBackend {
         request: Request<HelloRequest>,
     ) -> Result<Response<ReplyStream>, Status> {
         let metadata = request.metadata();
-        let count = number(metadata, STREAM_COUNT)?.unwrap_or(self.inner.stream_count);
-        let interval = number(metadata, STREAM_INTERVAL_MS)?
-            .map_or(self.inner.stream_interval, Duration::from_millis);
+        let shape = number(metadata, STREAM_COUNT).and_then(|count| {
+            let interval = number(metadata, STREAM_INTERVAL_MS)?;
+            Ok((count, interval))
+        });
+        let (count, interval) = match shape {
+            Ok((count, interval)) => (
+                count.unwrap_or(self.inner.stream_count),
+                interval.map_or(self.inner.stream_interval, Duration::from_millis),
+            ),
+            Err(status) => {
+                self.inner.served.begin().finish(status.code());
+                return Err(status);
+            }
+        };
         let guard = self.serve(metadata).await?;
         let reply = self.reply(request.get_ref());
         let stream = futures::stream::unfold((0_u32, Some(guard)), move |(sent, mut guard)| {
