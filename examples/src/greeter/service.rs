@@ -131,16 +131,18 @@ impl GreeterBackend {
         if !plan.delay.is_zero() {
             tokio::time::sleep(plan.delay).await;
         }
+        let name = &self.inner.name;
         match plan.end {
             End::Reply => Ok(guard),
             End::Hang => {
+                tracing::debug!(backend = %name, "hanging until the client gives up");
                 // Dropped (and counted CANCELLED) when the client gives up or the server stops.
                 std::future::pending::<()>().await;
                 Ok(guard)
             }
             End::Fail { code, reason } => {
                 guard.finish(code);
-                let name = &self.inner.name;
+                tracing::debug!(backend = %name, ?code, %reason, "injecting a failure");
                 Err(Status::new(
                     code,
                     format!("backend {name}: injected {code:?} ({reason})"),
