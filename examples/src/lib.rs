@@ -1,6 +1,9 @@
 //! Meshwork examples and developer tools.
 //!
+//! - [`greeter`]: the `helloworld.Greeter` backend (binary `greeter-server`) with steerable latency,
+//!   errors, hangs and health, used by the demo and the end-to-end tests.
 //! - [`xds_server`]: `meshwork-xds`, a small xDS control plane that serves a mesh described in a YAML
 //!   or JSON file. The binary wraps this module; the end-to-end tests drive it in-process.
 
+pub mod greeter;
 pub mod xds_server;

@@ -1,6 +1,7 @@
 //! Shared helpers for Meshwork's end-to-end tests (loopback sockets, bounded waits, reference
 //! peers).
 //!
+//! [`backend`] runs real greeter backends (stop, restart, steer, tally);
 //! [`control_plane`] starts the dev control plane and SDK clients pointed at it; [`watch`] waits,
 //! with a bound, for what a client reports; [`greeter`] is the test mesh the xDS tests share.
 //! Reference peers are Python scripts under `tests/peers/` run with the interpreter that
@@ -9,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod backend;
 pub mod control_plane;
 pub mod greeter;
 pub mod watch;
