@@ -14,6 +14,7 @@
 
 pub mod balancer;
 pub mod bootstrap;
+pub mod connection;
 pub mod resolver;
 pub mod route;
 pub mod xds;
