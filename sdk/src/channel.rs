@@ -77,6 +77,8 @@ mod pick;
 mod route;
 mod send;
 mod state;
+#[cfg(test)]
+mod test_support;
 
 pub use builder::{Lb, MeshChannelBuilder, STATIC_CLUSTER};
 pub use error::{ChannelError, RpcError};
@@ -301,3 +303,6 @@ impl fmt::Debug for ResponseFuture {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests;
