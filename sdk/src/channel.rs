@@ -191,7 +191,15 @@ impl MeshChannel {
         };
         let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
         let clusters = ClusterSet::new(pool, seed, Clock::tokio());
-        Self::start(target, authority, clusters, Routing::Pending, source, options, runtime)
+        Self::start(
+            target,
+            authority,
+            clusters,
+            Routing::Pending,
+            source,
+            options,
+            runtime,
+        )
     }
 
     /// Starts a static channel over `addresses`.
@@ -210,7 +218,15 @@ impl MeshChannel {
         let routing = Routing::Static {
             cluster: STATIC_CLUSTER.into(),
         };
-        Self::start(&target, authority, clusters, routing, Source::Static, options, runtime)
+        Self::start(
+            &target,
+            authority,
+            clusters,
+            routing,
+            Source::Static,
+            options,
+            runtime,
+        )
     }
 
     fn start(
@@ -222,9 +238,10 @@ impl MeshChannel {
         options: ChannelOptions,
         runtime: &Handle,
     ) -> Result<Self, ChannelError> {
-        let parsed = Authority::try_from(authority).map_err(|_| ChannelError::InvalidAuthority {
-            authority: authority.to_string(),
-        })?;
+        let parsed =
+            Authority::try_from(authority).map_err(|_| ChannelError::InvalidAuthority {
+                authority: authority.to_string(),
+            })?;
         let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
         let rng = AtomicRng::new(seed);
         let published = Arc::new(Published::new(RouteState::pending()));
@@ -250,10 +267,10 @@ impl Service<Request<Body>> for MeshChannel {
     type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        if self.ready_error.is_none() {
-            if let Err(error) = ready!(self.stack.poll_ready(cx)) {
-                self.ready_error = Some(error);
-            }
+        if self.ready_error.is_none()
+            && let Err(error) = ready!(self.stack.poll_ready(cx))
+        {
+            self.ready_error = Some(error);
         }
         Poll::Ready(Ok(()))
     }

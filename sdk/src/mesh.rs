@@ -90,7 +90,11 @@ impl Mesh {
             return Ok(MeshChannel::from_core(core));
         }
         channels.retain(|_, core| core.strong_count() > 0);
-        let listener = self.inner.bootstrap.listener_for_target(target).map_err(crate::resolver::ResolveError::from)?;
+        let listener = self
+            .inner
+            .bootstrap
+            .listener_for_target(target)
+            .map_err(crate::resolver::ResolveError::from)?;
         let resolver = Resolver::start(self.inner.client.clone(), &self.inner.bootstrap, target)?;
         let channel = MeshChannel::start_xds(
             target,

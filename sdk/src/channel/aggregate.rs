@@ -95,7 +95,10 @@ mod tests {
             "agg",
             vec![
                 Leaf::Failed("cluster `a` is not usable".into()),
-                usable(PickResult::Fail(PickError::new("down")), Connectivity::TransientFailure),
+                usable(
+                    PickResult::Fail(PickError::new("down")),
+                    Connectivity::TransientFailure,
+                ),
                 usable(PickResult::Pick(endpoint(3)), Connectivity::Ready),
                 usable(PickResult::Pick(endpoint(4)), Connectivity::Ready),
             ],
@@ -121,8 +124,14 @@ mod tests {
         let failing = AggregatePicker::new(
             "agg",
             vec![
-                usable(PickResult::Fail(PickError::new("a down")), Connectivity::TransientFailure),
-                usable(PickResult::Fail(PickError::new("b down")), Connectivity::TransientFailure),
+                usable(
+                    PickResult::Fail(PickError::new("a down")),
+                    Connectivity::TransientFailure,
+                ),
+                usable(
+                    PickResult::Fail(PickError::new("b down")),
+                    Connectivity::TransientFailure,
+                ),
             ],
         );
         assert_eq!(
@@ -133,7 +142,11 @@ mod tests {
         match none.pick(&PickRequest::default()) {
             PickResult::Fail(e) => {
                 assert!(e.message().contains("`agg`"), "{}", e.message());
-                assert!(e.message().contains("cluster `x` missing"), "{}", e.message());
+                assert!(
+                    e.message().contains("cluster `x` missing"),
+                    "{}",
+                    e.message()
+                );
             }
             other => panic!("expected a failure, got {other:?}"),
         }

@@ -24,8 +24,18 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
-    pub(crate) fn new(in_flight: OwnedInFlight, started: u64, clock: Clock, decay: Duration) -> Self {
-        Tracker { in_flight, started, clock, decay }
+    pub(crate) fn new(
+        in_flight: OwnedInFlight,
+        started: u64,
+        clock: Clock,
+        decay: Duration,
+    ) -> Self {
+        Tracker {
+            in_flight,
+            started,
+            clock,
+            decay,
+        }
     }
 
     /// Ends the request now, recording its round trip.
@@ -44,7 +54,10 @@ pub(crate) struct Tracked<B> {
 
 impl<B> Tracked<B> {
     pub(crate) fn new(inner: B, tracker: Tracker) -> Self {
-        Tracked { inner, tracker: Some(tracker) }
+        Tracked {
+            inner,
+            tracker: Some(tracker),
+        }
     }
 
     fn finish(&mut self) {

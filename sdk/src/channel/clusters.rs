@@ -51,7 +51,7 @@ pub(crate) struct ClusterSet {
 
 #[derive(Debug)]
 enum Slot {
-    Leaf(LeafCluster),
+    Leaf(Box<LeafCluster>),
     Aggregate(Vec<String>),
     Failed(Arc<str>),
 }
@@ -94,41 +94,62 @@ impl ClusterSet {
     /// Adds a static cluster (no control plane) over `addresses`.
     pub(crate) fn add_static(&mut self, name: &str, addresses: Vec<SocketAddr>, policy: LbPolicy) {
         let balancer = ClusterBalancer::from_addresses(name, addresses, policy, self.options());
-        let added = balancer.endpoints().iter().map(|e| e.handle.clone()).collect();
+        let added = balancer
+            .endpoints()
+            .iter()
+            .map(|e| e.handle.clone())
+            .collect();
         let mut leaf = LeafCluster::new(balancer, Source::Static);
-        leaf.attach(&self.pool, EndpointChanges { added, removed: Vec::new() });
-        self.clusters.insert(name.to_string(), Slot::Leaf(leaf));
+        leaf.attach(
+            &self.pool,
+            EndpointChanges {
+                added,
+                removed: Vec::new(),
+            },
+        );
+        self.clusters
+            .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
         self.endpoints = None;
     }
 
     /// Brings the clusters in line with `snapshot`; returns the DNS names to resolve.
     pub(crate) fn apply(&mut self, snapshot: &Snapshot) -> Vec<DnsLookup> {
-        self.clusters.retain(|name, _| snapshot.clusters.contains_key(name));
+        self.clusters
+            .retain(|name, _| snapshot.clusters.contains_key(name));
         let mut lookups = Vec::new();
         for (name, config) in &snapshot.clusters {
             let config = match config {
                 Ok(config) => config,
                 Err(error) => {
-                    self.clusters.insert(name.clone(), Slot::Failed(error.to_string().into()));
+                    self.clusters
+                        .insert(name.clone(), Slot::Failed(error.to_string().into()));
                     continue;
                 }
             };
             let policy = config.cluster.lb_policy.clone();
             match &config.endpoints {
-                ClusterEndpoints::Eds { assignment: Ok(cla), .. } => {
+                ClusterEndpoints::Eds {
+                    assignment: Ok(cla),
+                    ..
+                } => {
                     self.apply_eds(name, policy, cla);
                 }
-                ClusterEndpoints::Eds { service_name, assignment: Err(error) } => {
+                ClusterEndpoints::Eds {
+                    service_name,
+                    assignment: Err(error),
+                } => {
                     let message = format!(
                         "cluster `{name}` has no endpoints: EDS resource `{service_name}`: {error}"
                     );
-                    self.clusters.insert(name.clone(), Slot::Failed(message.into()));
+                    self.clusters
+                        .insert(name.clone(), Slot::Failed(message.into()));
                 }
                 ClusterEndpoints::LogicalDns { host, port } => {
                     lookups.extend(self.apply_dns(name, policy, host, *port));
                 }
                 ClusterEndpoints::Aggregate { leaf_clusters } => {
-                    self.clusters.insert(name.clone(), Slot::Aggregate(leaf_clusters.clone()));
+                    self.clusters
+                        .insert(name.clone(), Slot::Aggregate(leaf_clusters.clone()));
                 }
             }
         }
@@ -138,37 +159,54 @@ impl ClusterSet {
 
     fn apply_eds(&mut self, name: &str, policy: LbPolicy, cla: &Arc<ClusterLoadAssignment>) {
         let source = Source::Eds(cla.clone());
-        if let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(name) {
-            if matches!(leaf.source, Source::Eds(_)) {
-                leaf.balancer.update_policy(policy);
-                if leaf.source != source {
-                    let changes = leaf.balancer.update_endpoints(cla);
-                    leaf.source = source;
-                    leaf.attach(&self.pool, changes);
-                }
-                leaf.connect_if_eager();
-                return;
+        if let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(name)
+            && matches!(leaf.source, Source::Eds(_))
+        {
+            leaf.balancer.update_policy(policy);
+            if leaf.source != source {
+                let changes = leaf.balancer.update_endpoints(cla);
+                leaf.source = source;
+                leaf.attach(&self.pool, changes);
             }
+            leaf.connect_if_eager();
+            return;
         }
         let mut balancer = ClusterBalancer::new(name, policy, self.options());
         let changes = balancer.update_endpoints(cla);
         let mut leaf = LeafCluster::new(balancer, source);
         leaf.attach(&self.pool, changes);
-        self.clusters.insert(name.to_string(), Slot::Leaf(leaf));
+        self.clusters
+            .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
     }
 
-    fn apply_dns(&mut self, name: &str, policy: LbPolicy, host: &str, port: u16) -> Option<DnsLookup> {
-        let source = Source::Dns { host: host.to_string(), port };
-        if let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(name) {
-            if leaf.source == source {
-                leaf.balancer.update_policy(policy);
-                leaf.connect_if_eager();
-                return None;
-            }
+    fn apply_dns(
+        &mut self,
+        name: &str,
+        policy: LbPolicy,
+        host: &str,
+        port: u16,
+    ) -> Option<DnsLookup> {
+        let source = Source::Dns {
+            host: host.to_string(),
+            port,
+        };
+        if let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(name)
+            && leaf.source == source
+        {
+            leaf.balancer.update_policy(policy);
+            leaf.connect_if_eager();
+            return None;
         }
         let balancer = ClusterBalancer::new(name, policy, self.options());
-        self.clusters.insert(name.to_string(), Slot::Leaf(LeafCluster::new(balancer, source)));
-        Some(DnsLookup { cluster: name.to_string(), host: host.to_string(), port })
+        self.clusters.insert(
+            name.to_string(),
+            Slot::Leaf(Box::new(LeafCluster::new(balancer, source))),
+        );
+        Some(DnsLookup {
+            cluster: name.to_string(),
+            host: host.to_string(),
+            port,
+        })
     }
 
     /// Every LOGICAL_DNS cluster, for periodic re-resolution.
@@ -176,20 +214,34 @@ impl ClusterSet {
         self.clusters
             .iter()
             .filter_map(|(name, slot)| match slot {
-                Slot::Leaf(LeafCluster { source: Source::Dns { host, port }, .. }) => {
-                    Some(DnsLookup { cluster: name.clone(), host: host.clone(), port: *port })
-                }
+                Slot::Leaf(leaf) => match &leaf.source {
+                    Source::Dns { host, port } => Some(DnsLookup {
+                        cluster: name.clone(),
+                        host: host.clone(),
+                        port: *port,
+                    }),
+                    _ => None,
+                },
                 _ => None,
             })
             .collect()
     }
 
     /// Applies a DNS answer (or failure); returns whether anything changed.
-    pub(crate) fn on_dns(&mut self, lookup: &DnsLookup, result: Result<Vec<SocketAddr>, String>) -> bool {
+    pub(crate) fn on_dns(
+        &mut self,
+        lookup: &DnsLookup,
+        result: Result<Vec<SocketAddr>, String>,
+    ) -> bool {
         let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(&lookup.cluster) else {
             return false;
         };
-        if leaf.source != (Source::Dns { host: lookup.host.clone(), port: lookup.port }) {
+        if leaf.source
+            != (Source::Dns {
+                host: lookup.host.clone(),
+                port: lookup.port,
+            })
+        {
             return false;
         }
         match result {
@@ -260,7 +312,13 @@ impl ClusterSet {
                     .flat_map(|leaf| {
                         let decay = leaf.balancer.latency_decay();
                         leaf.connections.iter().map(move |(id, connection)| {
-                            (*id, EndpointRoute { connection: connection.clone(), decay })
+                            (
+                                *id,
+                                EndpointRoute {
+                                    connection: connection.clone(),
+                                    decay,
+                                },
+                            )
                         })
                     })
                     .collect();
@@ -274,7 +332,11 @@ impl ClusterSet {
             .iter()
             .map(|(name, slot)| (name.clone(), self.entry(name, slot)))
             .collect();
-        RouteState { routing, clusters, endpoints }
+        RouteState {
+            routing,
+            clusters,
+            endpoints,
+        }
     }
 
     fn entry(&self, name: &str, slot: &Slot) -> ClusterEntry {
@@ -309,7 +371,7 @@ impl ClusterSet {
 
     fn leaves(&self) -> impl Iterator<Item = &LeafCluster> {
         self.clusters.values().filter_map(|slot| match slot {
-            Slot::Leaf(leaf) => Some(leaf),
+            Slot::Leaf(leaf) => Some(&**leaf),
             _ => None,
         })
     }
@@ -317,7 +379,12 @@ impl ClusterSet {
 
 impl LeafCluster {
     fn new(balancer: ClusterBalancer, source: Source) -> Self {
-        LeafCluster { balancer, source, connections: HashMap::new(), dns_error: None }
+        LeafCluster {
+            balancer,
+            source,
+            connections: HashMap::new(),
+            dns_error: None,
+        }
     }
 
     /// Takes connections for added endpoints (feeding their current state) and lets go of
@@ -338,7 +405,9 @@ impl LeafCluster {
 
     fn connect_if_eager(&self) {
         if self.balancer.connects_eagerly() {
-            self.connections.values().for_each(EndpointConnection::connect);
+            self.connections
+                .values()
+                .for_each(EndpointConnection::connect);
         }
     }
 
@@ -352,7 +421,9 @@ impl LeafCluster {
         if ids.is_empty() {
             return false;
         }
-        let changed = self.balancer.update_connectivities(ids.iter().map(|id| (*id, state)));
+        let changed = self
+            .balancer
+            .update_connectivities(ids.iter().map(|id| (*id, state)));
         if state == Connectivity::Idle {
             self.connect_if_eager();
         }
@@ -390,7 +461,11 @@ fn dns_assignment(lookup: &DnsLookup, addresses: Vec<SocketAddr>) -> ClusterLoad
     ClusterLoadAssignment {
         cluster_name: lookup.cluster.clone(),
         priorities: vec![Priority {
-            localities: vec![LocalityEndpoints { locality: Locality::default(), weight: 1, endpoints }],
+            localities: vec![LocalityEndpoints {
+                locality: Locality::default(),
+                weight: 1,
+                endpoints,
+            }],
         }],
         drop_overloads: Vec::new(),
     }

@@ -52,9 +52,17 @@ impl CallBound {
         let waited = Instant::now().saturating_duration_since(self.started);
         let target = target.clone();
         if self.deadline.is_some_and(|d| d <= self.queue_until) {
-            RpcError::DeadlineExceeded { target, waiting_for, waited }
+            RpcError::DeadlineExceeded {
+                target,
+                waiting_for,
+                waited,
+            }
         } else {
-            RpcError::QueueTimeout { target, waiting_for, waited }
+            RpcError::QueueTimeout {
+                target,
+                waiting_for,
+                waited,
+            }
         }
     }
 }

@@ -82,7 +82,10 @@ impl Manager {
     /// Runs until aborted.
     pub(crate) async fn run(mut self, source: Source) {
         let (resolver, resolve_timeout) = match source {
-            Source::Xds { resolver, resolve_timeout } => (Some(resolver), resolve_timeout),
+            Source::Xds {
+                resolver,
+                resolve_timeout,
+            } => (Some(resolver), resolve_timeout),
             Source::Static => (None, Duration::ZERO),
         };
         let mut states = resolver.as_ref().map(ResolverHandle::subscribe);

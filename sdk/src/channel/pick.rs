@@ -108,7 +108,11 @@ where
 }
 
 /// Picks against one state; `None` means wait for the next one.
-fn pick(core: &ChannelCore, state: &RouteState, routed: &Routed) -> Option<Result<Picked, RpcError>> {
+fn pick(
+    core: &ChannelCore,
+    state: &RouteState,
+    routed: &Routed,
+) -> Option<Result<Picked, RpcError>> {
     let picker = match state.clusters.get(&*routed.cluster)? {
         ClusterEntry::Ready(picker) => picker,
         ClusterEntry::Failed(message) => {

@@ -31,7 +31,10 @@ pub(crate) struct Routed {
     pub(crate) hash: Option<u64>,
     /// The full decision (route policies for retry, timeout and fault layers); `None` on a
     /// static channel.
-    #[allow(dead_code, reason = "read by the deadline, retry and fault layers (next issues)")]
+    #[allow(
+        dead_code,
+        reason = "read by the deadline, retry and fault layers (next issues)"
+    )]
     pub(crate) decision: Option<RouteDecision>,
 }
 

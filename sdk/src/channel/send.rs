@@ -41,13 +41,15 @@ impl Service<Request<Body>> for SendToEndpoint {
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         let Some(picked) = request.extensions_mut().remove::<Picked>() else {
-            return Box::pin(async { Err(RpcError::Internal("the send layer ran without a pick")) });
+            return Box::pin(async {
+                Err(RpcError::Internal("the send layer ran without a pick"))
+            });
         };
         let address = picked.endpoint.address();
-        if request.uri().authority().is_none() {
-            if let Ok(authority) = Authority::try_from(address.to_string()) {
-                set_origin(&mut request, authority);
-            }
+        if request.uri().authority().is_none()
+            && let Ok(authority) = Authority::try_from(address.to_string())
+        {
+            set_origin(&mut request, authority);
         }
         let in_flight = OwnedInFlight::new(picked.endpoint.clone());
         let started = self.clock.now_nanos();

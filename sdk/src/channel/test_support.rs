@@ -76,7 +76,10 @@ impl Drop for Backend {
 
 #[tonic::async_trait]
 impl Greeter for Named {
-    async fn say_hello(&self, request: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloReply>, Status> {
         Ok(Response::new(HelloReply {
             message: format!("hello {}", request.into_inner().name),
             backend: self.0.clone(),

@@ -51,7 +51,11 @@ async fn tally(channel: &MeshChannel, calls: usize) -> HashMap<String, usize> {
 
 #[tokio::test]
 async fn static_round_robin_spreads_calls_evenly_over_three_backends() {
-    let (a, b, c) = (Backend::start("a").await, Backend::start("b").await, Backend::start("c").await);
+    let (a, b, c) = (
+        Backend::start("a").await,
+        Backend::start("b").await,
+        Backend::start("c").await,
+    );
     let channel = static_channel(&[&a, &b, &c], Lb::RoundRobin);
     warm_up(&channel, &["a", "b", "c"]).await;
 
@@ -69,14 +73,21 @@ async fn unary_and_server_streaming_rpcs_work_through_a_generated_client() {
     let mut client = GreeterClient::new(channel);
 
     let reply = client
-        .say_hello(HelloRequest { name: "mesh".into() })
+        .say_hello(HelloRequest {
+            name: "mesh".into(),
+        })
         .await
         .expect("unary call")
         .into_inner();
-    assert_eq!((reply.message.as_str(), reply.backend.as_str()), ("hello mesh", "a"));
+    assert_eq!(
+        (reply.message.as_str(), reply.backend.as_str()),
+        ("hello mesh", "a")
+    );
 
     let mut stream = client
-        .say_hello_stream(HelloRequest { name: "mesh".into() })
+        .say_hello_stream(HelloRequest {
+            name: "mesh".into(),
+        })
         .await
         .expect("streaming call")
         .into_inner();
@@ -90,10 +101,18 @@ async fn unary_and_server_streaming_rpcs_work_through_a_generated_client() {
 
 #[tokio::test]
 async fn static_pick_first_sticks_to_one_backend() {
-    let (a, b, c) = (Backend::start("a").await, Backend::start("b").await, Backend::start("c").await);
+    let (a, b, c) = (
+        Backend::start("a").await,
+        Backend::start("b").await,
+        Backend::start("c").await,
+    );
     let channel = static_channel(&[&a, &b, &c], Lb::PickFirst);
     let counts = tally(&channel, 30).await;
-    assert_eq!(counts.get("a"), Some(&30), "every call on the first endpoint: {counts:?}");
+    assert_eq!(
+        counts.get("a"),
+        Some(&30),
+        "every call on the first endpoint: {counts:?}"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +152,11 @@ async fn a_static_channel_with_no_reachable_endpoint_fails_within_its_queue_time
         .unwrap();
     let status = bounded(hello(&channel)).await.expect_err("nothing listens");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
-    assert!(status.message().contains("cluster `static`"), "{}", status.message());
+    assert!(
+        status.message().contains("cluster `static`"),
+        "{}",
+        status.message()
+    );
 }
 
 #[tokio::test]

@@ -37,7 +37,8 @@ pub(super) struct Shared {
 
 impl Shared {
     pub(super) fn set_state(&self, state: Connectivity) {
-        self.state.send_if_modified(|s| std::mem::replace(s, state) != state);
+        self.state
+            .send_if_modified(|s| std::mem::replace(s, state) != state);
     }
 }
 

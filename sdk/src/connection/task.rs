@@ -22,11 +22,8 @@ use super::endpoint::{Sender, Shared};
 use crate::balancer::Connectivity;
 use crate::xds::backoff::Backoff;
 
-type Driver = hyper::client::conn::http2::Connection<
-    TokioIo<TcpStream>,
-    tonic::body::Body,
-    TokioExecutor,
->;
+type Driver =
+    hyper::client::conn::http2::Connection<TokioIo<TcpStream>, tonic::body::Body, TokioExecutor>;
 
 /// Why one connection attempt failed.
 #[derive(Debug, thiserror::Error)]

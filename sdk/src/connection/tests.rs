@@ -41,12 +41,19 @@ async fn connects_when_asked_and_is_shared_by_address() {
     assert_eq!(a.state(), Connectivity::Idle);
     assert!(a.sender().is_none());
     a.connect();
-    let (_peer, _) = tokio::time::timeout(BOUND, listener.accept()).await.unwrap().unwrap();
+    let (_peer, _) = tokio::time::timeout(BOUND, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
     wait_for(&a, Connectivity::Ready).await;
     assert!(a.sender().is_some());
 
     let b = pool.get(addr);
-    assert_eq!(b.state(), Connectivity::Ready, "the second user shares the connection");
+    assert_eq!(
+        b.state(),
+        Connectivity::Ready,
+        "the second user shares the connection"
+    );
     assert_eq!(pool.len(), 1);
 }
 
@@ -72,14 +79,20 @@ async fn a_connection_the_peer_closes_goes_back_to_idle() {
     let pool = pool();
     let conn = pool.get(addr);
     conn.connect();
-    let (peer, _) = tokio::time::timeout(BOUND, listener.accept()).await.unwrap().unwrap();
+    let (peer, _) = tokio::time::timeout(BOUND, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
     wait_for(&conn, Connectivity::Ready).await;
     drop(peer);
     wait_for(&conn, Connectivity::Idle).await;
     assert!(conn.sender().is_none());
 
     conn.connect();
-    let _again = tokio::time::timeout(BOUND, listener.accept()).await.unwrap().unwrap();
+    let _again = tokio::time::timeout(BOUND, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
     wait_for(&conn, Connectivity::Ready).await;
 }
 
@@ -90,7 +103,10 @@ async fn a_reported_broken_connection_is_dropped() {
     let pool = pool();
     let conn = pool.get(addr);
     conn.connect();
-    let (mut peer, _) = tokio::time::timeout(BOUND, listener.accept()).await.unwrap().unwrap();
+    let (mut peer, _) = tokio::time::timeout(BOUND, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
     wait_for(&conn, Connectivity::Ready).await;
 
     conn.report_broken();
@@ -107,12 +123,18 @@ async fn dropping_the_last_handle_closes_the_connection() {
     let pool = pool();
     let conn = pool.get(addr);
     conn.connect();
-    let (mut peer, _) = tokio::time::timeout(BOUND, listener.accept()).await.unwrap().unwrap();
+    let (mut peer, _) = tokio::time::timeout(BOUND, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
     wait_for(&conn, Connectivity::Ready).await;
 
     drop(conn);
     assert!(pool.is_empty());
     let mut buf = Vec::new();
     let read = tokio::time::timeout(BOUND, peer.read_to_end(&mut buf)).await;
-    assert!(read.is_ok(), "the connection task stopped and closed the socket");
+    assert!(
+        read.is_ok(),
+        "the connection task stopped and closed the socket"
+    );
 }

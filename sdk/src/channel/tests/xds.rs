@@ -10,8 +10,8 @@ use meshwork_proto::envoy::config::route::v3 as route_pb;
 use meshwork_proto::envoy_types::util::pack_any;
 use meshwork_proto::google::protobuf::{Any, UInt32Value};
 
-use super::super::test_support::{Backend, bounded, hello, warm_up};
 use super::super::ChannelOptions;
+use super::super::test_support::{Backend, bounded, hello, warm_up};
 use super::fast_connect;
 use crate::resolver::test_support::FakeControlPlane;
 use crate::xds::resource::ResourceKind;
@@ -55,9 +55,9 @@ fn assignment(cluster: &str, ports: &[u16]) -> Any {
                             core_pb::SocketAddress {
                                 address: "127.0.0.1".to_string(),
                                 port_specifier: Some(
-                                    core_pb::socket_address::PortSpecifier::PortValue(
-                                        u32::from(*port),
-                                    ),
+                                    core_pb::socket_address::PortSpecifier::PortValue(u32::from(
+                                        *port,
+                                    )),
                                 ),
                                 ..Default::default()
                             },
@@ -85,7 +85,9 @@ fn assignment(cluster: &str, ports: &[u16]) -> Any {
 fn routes_only(name: &str, prefix: &str, cluster: &str) -> Any {
     let route = route_pb::Route {
         r#match: Some(route_pb::RouteMatch {
-            path_specifier: Some(route_pb::route_match::PathSpecifier::Prefix(prefix.to_string())),
+            path_specifier: Some(route_pb::route_match::PathSpecifier::Prefix(
+                prefix.to_string(),
+            )),
             ..Default::default()
         }),
         action: Some(route_pb::route::Action::Route(route_pb::RouteAction {
@@ -112,14 +114,21 @@ fn serve(cp: &FakeControlPlane, routes: Any, ports: &[u16]) {
     cp.set(ResourceKind::Listener, vec![fx::listener(LISTENER, "r")]);
     cp.set(ResourceKind::RouteConfiguration, vec![routes]);
     cp.set(ResourceKind::Cluster, vec![fx::cluster("c1")]);
-    cp.set(ResourceKind::ClusterLoadAssignment, vec![assignment("c1", ports)]);
+    cp.set(
+        ResourceKind::ClusterLoadAssignment,
+        vec![assignment("c1", ports)],
+    );
 }
 
 #[tokio::test]
 async fn xds_calls_land_on_both_backends_and_channels_share_a_target() {
     let (a, b) = (Backend::start("a").await, Backend::start("b").await);
     let cp = FakeControlPlane::start().await;
-    serve(&cp, fx::route_configuration("r", "c1"), &[a.addr.port(), b.addr.port()]);
+    serve(
+        &cp,
+        fx::route_configuration("r", "c1"),
+        &[a.addr.port(), b.addr.port()],
+    );
     let mesh = mesh(&cp.addr().to_string(), Duration::from_secs(10));
 
     let channel = mesh.channel(TARGET).await.expect("channel");
@@ -127,7 +136,10 @@ async fn xds_calls_land_on_both_backends_and_channels_share_a_target() {
     warm_up(&channel, &["a", "b"]).await;
 
     let again = mesh.channel(TARGET).await.expect("channel");
-    assert!(Arc::ptr_eq(channel.core(), again.core()), "one resolution per target");
+    assert!(
+        Arc::ptr_eq(channel.core(), again.core()),
+        "one resolution per target"
+    );
     assert_eq!(mesh.connection_pool().len(), 2);
 }
 
@@ -135,14 +147,20 @@ async fn xds_calls_land_on_both_backends_and_channels_share_a_target() {
 async fn an_rpc_no_route_matches_fails_unavailable_naming_the_path() {
     let a = Backend::start("a").await;
     let cp = FakeControlPlane::start().await;
-    serve(&cp, routes_only("r", "/other.Service/", "c1"), &[a.addr.port()]);
+    serve(
+        &cp,
+        routes_only("r", "/other.Service/", "c1"),
+        &[a.addr.port()],
+    );
     let mesh = mesh(&cp.addr().to_string(), Duration::from_secs(10));
     let channel = mesh.channel(TARGET).await.expect("channel");
 
     let status = bounded(hello(&channel)).await.expect_err("no route");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert!(
-        status.message().contains("no route matches `/helloworld.Greeter/SayHello`"),
+        status
+            .message()
+            .contains("no route matches `/helloworld.Greeter/SayHello`"),
         "{}",
         status.message()
     );
@@ -155,16 +173,35 @@ async fn an_unreachable_control_plane_fails_rpcs_naming_the_listener_after_the_r
     let unreachable = listener.local_addr().unwrap().to_string();
     drop(listener);
     let mesh = mesh(&unreachable, Duration::from_millis(300));
-    let channel = mesh.channel(TARGET).await.expect("the channel starts without the control plane");
+    let channel = mesh
+        .channel(TARGET)
+        .await
+        .expect("the channel starts without the control plane");
 
     let started = tokio::time::Instant::now();
-    let status = bounded(hello(&channel)).await.expect_err("no configuration");
+    let status = bounded(hello(&channel))
+        .await
+        .expect_err("no configuration");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
-    assert!(status.message().contains(&format!("`{LISTENER}`")), "{}", status.message());
-    assert!(status.message().contains(&unreachable), "{}", status.message());
-    assert!(started.elapsed() < Duration::from_secs(5), "failed after {:?}", started.elapsed());
+    assert!(
+        status.message().contains(&format!("`{LISTENER}`")),
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains(&unreachable),
+        "{}",
+        status.message()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "failed after {:?}",
+        started.elapsed()
+    );
 
     // Later RPCs fail at once with the same text instead of waiting again.
-    let again = bounded(hello(&channel)).await.expect_err("still no configuration");
+    let again = bounded(hello(&channel))
+        .await
+        .expect_err("still no configuration");
     assert_eq!(again.message(), status.message());
 }
