@@ -108,8 +108,8 @@ impl Mesh {
         Ok(channel)
     }
 
-    /// A static channel over `endpoints` that shares this mesh's connection pool; see
-    /// [`MeshChannel::builder`] for the options.
+    /// A builder for a static channel (no control plane) that shares this mesh's connection
+    /// pool and channel options; see [`MeshChannel::builder`].
     pub fn static_channel(&self) -> crate::channel::MeshChannelBuilder {
         MeshChannel::builder()
             .options(self.inner.options.channel.clone())
