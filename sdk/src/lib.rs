@@ -9,13 +9,26 @@
 //! - [`xds`]: an xDS v3 ADS client (state of the world) with a sans-io protocol core, validated
 //!   resource types and a config dump;
 //! - [`resolver`]: follows LDS → RDS → CDS → EDS for a target and publishes complete, consistent
-//!   snapshots (gRFC A74).
+//!   snapshots (gRFC A74);
+//! - [`route`] and [`balancer`]: route matching and per-cluster load-balancing policies;
+//! - [`connection`]: the process-wide endpoint connection pool;
+//! - [`channel`]: [`MeshChannel`], the tower `Service` a tonic client uses, over xDS or a static
+//!   endpoint list;
+//! - [`Mesh`]: the process-wide handle that makes xDS channels;
+//! - [`resilience`] and [`health`]: retry, budget, throttling and circuit-breaker arithmetic, and
+//!   outlier detection (gRFC A50) — sans-io cores, not yet wired into the channel.
 #![warn(missing_docs)]
 
 pub mod balancer;
 pub mod bootstrap;
+pub mod channel;
+pub mod connection;
 pub mod health;
+mod mesh;
 pub mod resilience;
 pub mod resolver;
 pub mod route;
 pub mod xds;
+
+pub use channel::{Lb, MeshChannel};
+pub use mesh::{Mesh, MeshOptions};

@@ -1,0 +1,325 @@
+//! [`MeshChannel`]: the tower `Service` a tonic-generated client uses unchanged
+//! (`GreeterClient::new(channel)`), which routes each RPC by the xDS route table and sends it to
+//! an endpoint chosen by the cluster's load-balancing policy — or, built from a static endpoint
+//! list, balances over that list with no control plane.
+//!
+//! **Shape.** Per channel target, one manager task (`manager`) owns a
+//! [`ClusterBalancer`](crate::balancer::ClusterBalancer) per cluster and publishes an immutable
+//! route state (route table + one picker per cluster + the endpoint connections) whole, through
+//! an `ArcSwap`: an RPC loads one `Arc` and never takes a lock. Policies build a new picker on
+//! every change (endpoints, connectivity, timers), so swapping the state is how pickers are
+//! swapped. Endpoint connections come from a process-wide [`ConnectionPool`]
+//! (`crate::connection`), one HTTP/2 connection per address shared by every channel, so
+//! connectivity is exact per endpoint and no request passes through an extra buffer task.
+//!
+//! **Per RPC**, the stack is built once per channel from tower layers, outer to inner, in
+//! DESIGN.md's order: route (`route`, gRFC A28) → pick (`pick`, A27 picker results) → endpoint
+//! connection (`send`). Deadline (A31), retry (A44), fault (A33), circuit breaker (A32) and
+//! telemetry layers slot in between later. `poll_ready` reserves (today every layer is always
+//! ready), `call` spends. Every failure inside the stack is an [`RpcError`]; the channel's edge
+//! turns it into a gRPC status response once (`UNAVAILABLE`, or `DEADLINE_EXCEEDED` for an RPC
+//! whose own deadline passed), so the client sees a normal status, never a transport error.
+//!
+//! **Queueing is bounded.** An RPC waits while the target's first configuration is pending, or
+//! while its cluster's picker answers `Queue` (no endpoint ready yet); it wakes on each newly
+//! published state and gives up at its own `grpc-timeout` deadline or the channel's
+//! [`ChannelOptions::queue_timeout`] (20 s), whichever is sooner. The target's resolution itself
+//! is bounded by [`ChannelOptions::resolve_timeout`]: after it, RPCs fail at once with the
+//! resolver's error naming the missing resource — nothing hangs forever.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use meshwork::channel::{Lb, MeshChannel};
+//! use meshwork_proto::helloworld::HelloRequest;
+//! use meshwork_proto::helloworld::greeter_client::GreeterClient;
+//!
+//! let mesh = meshwork::Mesh::from_env().await?; // GRPC_XDS_BOOTSTRAP(_CONFIG)
+//! let channel = mesh.channel("xds:///greeter:50051").await?;
+//! let mut client = GreeterClient::new(channel);
+//! client.say_hello(HelloRequest { name: "mesh".into() }).await?;
+//!
+//! let channel = MeshChannel::builder() // no control plane at all
+//!     .endpoints(["127.0.0.1:50051", "127.0.0.1:50052"])
+//!     .load_balancing(Lb::PeakEwma)
+//!     .build()?;
+//! let mut client = GreeterClient::new(channel);
+//! client.say_hello(HelloRequest { name: "static".into() }).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use http::uri::Authority;
+use http::{Request, Response};
+use tokio::runtime::Handle;
+use tonic::body::Body;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder};
+
+mod aggregate;
+mod body;
+mod builder;
+mod clusters;
+mod core;
+mod deadline;
+pub mod error;
+mod manager;
+mod pick;
+mod route;
+mod send;
+mod state;
+#[cfg(test)]
+mod test_support;
+
+pub use builder::{Lb, MeshChannelBuilder, STATIC_CLUSTER};
+pub use error::{ChannelError, RpcError};
+pub use manager::DNS_REFRESH;
+
+pub(crate) use self::core::ChannelCore;
+use crate::balancer::{AtomicRng, Clock};
+use crate::connection::ConnectionPool;
+use crate::resolver::ResolverHandle;
+use crate::xds::resource::cluster::LbPolicy;
+use clusters::ClusterSet;
+use deadline::CallBound;
+use manager::{Manager, Source};
+use state::{Published, RouteState, Routing};
+
+/// Default of [`ChannelOptions::queue_timeout`].
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default of [`ChannelOptions::resolve_timeout`].
+pub const DEFAULT_RESOLVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Knobs of a channel.
+#[derive(Clone, Debug)]
+pub struct ChannelOptions {
+    /// How long an RPC without a shorter `grpc-timeout` waits for a configuration or a ready
+    /// endpoint before failing `UNAVAILABLE` (default 20 s).
+    pub queue_timeout: Duration,
+    /// How long an xDS channel waits for the target's first complete configuration; after it,
+    /// RPCs fail at once with the resolver's error until a configuration arrives (default 20 s).
+    pub resolve_timeout: Duration,
+    /// Seed of the channel's randomness (routing draws, balancer seeds, channel id); `None`
+    /// picks one at random.
+    pub seed: Option<u64>,
+}
+
+impl Default for ChannelOptions {
+    fn default() -> Self {
+        ChannelOptions {
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            resolve_timeout: DEFAULT_RESOLVE_TIMEOUT,
+            seed: None,
+        }
+    }
+}
+
+type Stack = BoxCloneSyncService<Request<Body>, Response<Body>, RpcError>;
+
+/// A channel to a target, used as a tonic client's transport; see the module docs. Cheap to
+/// clone: clones share the configuration, balancers and connections. The background work stops
+/// when the last clone is dropped.
+#[derive(Clone)]
+pub struct MeshChannel {
+    core: Arc<ChannelCore>,
+    stack: Stack,
+    ready_error: Option<RpcError>,
+}
+
+/// The response future of [`MeshChannel`]: always `Ok`, failures arrive as gRPC statuses.
+pub struct ResponseFuture {
+    inner: BoxFuture<'static, Result<Response<Body>, RpcError>>,
+}
+
+impl MeshChannel {
+    /// A builder for a static channel (no control plane).
+    pub fn builder() -> MeshChannelBuilder {
+        MeshChannelBuilder::default()
+    }
+
+    /// The channel's target.
+    pub fn target(&self) -> &str {
+        &self.core.target
+    }
+
+    /// The `:authority` its RPCs carry.
+    pub fn authority(&self) -> &str {
+        self.core.authority.as_str()
+    }
+
+    /// A new handle on an already running channel core (the [`Mesh`](crate::Mesh) cache).
+    pub(crate) fn from_core(core: Arc<ChannelCore>) -> Self {
+        let stack = BoxCloneSyncService::new(
+            ServiceBuilder::new()
+                .layer(route::RouteLayer::new(core.clone()))
+                .layer(pick::PickLayer::new(core.clone()))
+                .service(send::SendToEndpoint::new(core.clock.clone())),
+        );
+        MeshChannel {
+            core,
+            stack,
+            ready_error: None,
+        }
+    }
+
+    /// The shared core (for the [`Mesh`](crate::Mesh) cache).
+    pub(crate) fn core(&self) -> &Arc<ChannelCore> {
+        &self.core
+    }
+
+    /// Starts an xDS channel over a running resolver.
+    pub(crate) fn start_xds(
+        target: &str,
+        resolver: ResolverHandle,
+        authority: &str,
+        pool: ConnectionPool,
+        options: ChannelOptions,
+        runtime: &Handle,
+    ) -> Result<Self, ChannelError> {
+        let source = Source::Xds {
+            resolver,
+            resolve_timeout: options.resolve_timeout,
+        };
+        let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
+        let clusters = ClusterSet::new(pool, seed, Clock::tokio());
+        Self::start(
+            target,
+            authority,
+            clusters,
+            Routing::Pending,
+            source,
+            options,
+            runtime,
+        )
+    }
+
+    /// Starts a static channel over `addresses`.
+    pub(crate) fn start_static(
+        target: String,
+        authority: &str,
+        addresses: Vec<SocketAddr>,
+        policy: LbPolicy,
+        pool: ConnectionPool,
+        options: ChannelOptions,
+        runtime: &Handle,
+    ) -> Result<Self, ChannelError> {
+        let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
+        let mut clusters = ClusterSet::new(pool, seed, Clock::tokio());
+        clusters.add_static(STATIC_CLUSTER, addresses, policy);
+        let routing = Routing::Static {
+            cluster: STATIC_CLUSTER.into(),
+        };
+        Self::start(
+            &target,
+            authority,
+            clusters,
+            routing,
+            Source::Static,
+            options,
+            runtime,
+        )
+    }
+
+    fn start(
+        target: &str,
+        authority: &str,
+        clusters: ClusterSet,
+        routing: Routing,
+        source: Source,
+        options: ChannelOptions,
+        runtime: &Handle,
+    ) -> Result<Self, ChannelError> {
+        let parsed =
+            Authority::try_from(authority).map_err(|_| ChannelError::InvalidAuthority {
+                authority: authority.to_string(),
+            })?;
+        let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
+        let rng = AtomicRng::new(seed);
+        let published = Arc::new(Published::new(RouteState::pending()));
+        let manager = Manager::new(clusters, routing, authority.to_string(), published.clone());
+        let task = runtime.spawn(manager.run(source)).abort_handle();
+        let core = ChannelCore {
+            target: target.into(),
+            authority: parsed,
+            published,
+            options,
+            channel_id: rng.next_u64(),
+            rng,
+            clock: Clock::tokio(),
+            task,
+        };
+        Ok(Self::from_core(Arc::new(core)))
+    }
+}
+
+impl Service<Request<Body>> for MeshChannel {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        if self.ready_error.is_none()
+            && let Err(error) = ready!(self.stack.poll_ready(cx))
+        {
+            self.ready_error = Some(error);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> ResponseFuture {
+        if let Some(error) = self.ready_error.take() {
+            return ResponseFuture {
+                inner: Box::pin(async move { Err(error) }),
+            };
+        }
+        if request.uri().authority().is_none() {
+            send::set_origin(&mut request, self.core.authority.clone());
+        }
+        let bound = CallBound::new(request.headers(), self.core.options.queue_timeout);
+        request.extensions_mut().insert(bound);
+        ResponseFuture {
+            inner: self.stack.call(request),
+        }
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Ok(match ready!(self.inner.as_mut().poll(cx)) {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%error, "rpc failed in the channel");
+                error.to_status().into_http()
+            }
+        }))
+    }
+}
+
+impl fmt::Debug for MeshChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeshChannel")
+            .field("target", &self.core.target)
+            .field("authority", &self.core.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

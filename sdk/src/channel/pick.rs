@@ -1,0 +1,157 @@
+//! The pick layer (DESIGN.md data flow: "picker.pick()"): asks the routed cluster's current
+//! picker for an endpoint and hands the endpoint and its open connection to the layer below as
+//! a [`Picked`] request extension.
+//!
+//! Pick results follow gRPC's picker contract (gRFC A27): `Pick` on an endpoint whose connection
+//! is open → go; `Queue` → start the connection the policy asked for and wait for the next
+//! picker, bounded by the RPC's deadline or the channel's queue timeout; `Fail` → `UNAVAILABLE`
+//! with the picker's message; `Drop` → `UNAVAILABLE` "dropped by load balancing policy", never
+//! retried. A picked endpoint whose connection just closed is treated as `Queue`. Each call
+//! picks from the latest state, so a retry layer above re-picks per attempt (gRFC A44).
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use http::{Request, Response};
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+use super::core::ChannelCore;
+use super::deadline::CallBound;
+use super::error::RpcError;
+use super::route::Routed;
+use super::state::{ClusterEntry, RouteState};
+use crate::balancer::{EndpointHandle, PickRequest, PickResult};
+use crate::connection::{EndpointConnection, Sender};
+
+/// The endpoint chosen for one RPC attempt, for the layer below.
+#[derive(Clone, Debug)]
+pub(crate) struct Picked {
+    /// The endpoint (its live load counters).
+    pub(crate) endpoint: EndpointHandle,
+    /// Its connection.
+    pub(crate) connection: EndpointConnection,
+    /// A sender on the open connection.
+    pub(crate) sender: Sender,
+    /// The latency decay for recording this RPC's round trip.
+    pub(crate) decay: Duration,
+}
+
+/// Adds [`Pick`] in front of a service.
+#[derive(Clone, Debug)]
+pub(crate) struct PickLayer {
+    core: Arc<ChannelCore>,
+}
+
+/// Picks an endpoint for each RPC; see the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct Pick<S> {
+    core: Arc<ChannelCore>,
+    inner: S,
+}
+
+impl PickLayer {
+    pub(crate) fn new(core: Arc<ChannelCore>) -> Self {
+        PickLayer { core }
+    }
+}
+
+impl<S> Layer<S> for PickLayer {
+    type Service = Pick<S>;
+
+    fn layer(&self, inner: S) -> Pick<S> {
+        Pick {
+            core: self.core.clone(),
+            inner,
+        }
+    }
+}
+
+impl<S> Service<Request<Body>> for Pick<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = RpcError> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Body>;
+    type Error = RpcError;
+    type Future = BoxFuture<'static, Result<Response<Body>, RpcError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RpcError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let core = self.core.clone();
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let Some(routed) = request.extensions().get::<Routed>().cloned() else {
+                return Err(RpcError::Internal("the pick layer ran without a route"));
+            };
+            let bound = match request.extensions().get::<CallBound>() {
+                Some(bound) => *bound,
+                None => CallBound::new(request.headers(), core.options.queue_timeout),
+            };
+            let picked = core
+                .until_ready(
+                    &bound,
+                    |state| pick(&core, state, &routed),
+                    || format!("no endpoint of cluster `{}` became ready", routed.cluster),
+                )
+                .await?;
+            request.extensions_mut().insert(picked);
+            inner.call(request).await
+        })
+    }
+}
+
+/// Picks against one state; `None` means wait for the next one.
+fn pick(
+    core: &ChannelCore,
+    state: &RouteState,
+    routed: &Routed,
+) -> Option<Result<Picked, RpcError>> {
+    let picker = match state.clusters.get(&*routed.cluster)? {
+        ClusterEntry::Ready(picker) => picker,
+        ClusterEntry::Failed(message) => {
+            return Some(Err(RpcError::ClusterUnusable {
+                target: core.target.clone(),
+                message: message.clone(),
+            }));
+        }
+    };
+    match picker.pick(&PickRequest { hash: routed.hash }) {
+        PickResult::Pick(endpoint) => {
+            let route = state.endpoints.get(&endpoint.id())?;
+            match route.connection.sender() {
+                Some(sender) => Some(Ok(Picked {
+                    endpoint,
+                    connection: route.connection.clone(),
+                    sender,
+                    decay: route.decay,
+                })),
+                None => {
+                    route.connection.connect();
+                    None
+                }
+            }
+        }
+        PickResult::Queue { connect } => {
+            if let Some(route) = connect.and_then(|e| state.endpoints.get(&e.id())) {
+                route.connection.connect();
+            }
+            None
+        }
+        PickResult::Fail(error) => Some(Err(RpcError::Pick {
+            target: core.target.clone(),
+            cluster: routed.cluster.clone(),
+            message: error.message().into(),
+        })),
+        PickResult::Drop { category } => Some(Err(RpcError::Dropped {
+            cluster: routed.cluster.clone(),
+            category,
+        })),
+    }
+}

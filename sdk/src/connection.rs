@@ -1,0 +1,136 @@
+//! The endpoint connection pool: one HTTP/2 connection per endpoint address, made lazily and shared
+//! by every channel of the process (DESIGN.md: "connections to endpoints are made lazily and shared
+//! across channels").
+//!
+//! Each [`EndpointConnection`] owns one background task that dials the address, performs the
+//! HTTP/2 handshake, drives the connection and publishes its connectivity (gRPC's subchannel
+//! states: IDLE → CONNECTING → READY, or TRANSIENT_FAILURE and a retry after backoff). The task
+//! follows gRPC connection backoff (grpc/grpc `doc/connection-backoff.md`): 1 s base, ×1.6, ±20 %
+//! jitter, 120 s cap, and every attempt may take at least the 20 s minimum connect timeout. A
+//! connection that was READY and ends (peer closed it, GOAWAY, I/O error, or the request path
+//! reported it broken) goes back to IDLE with its backoff reset, as a gRPC subchannel does; the
+//! balancer's owner reconnects it at once for policies that connect eagerly, or on the next pick
+//! that asks for it.
+//!
+//! **Why hyper and not `tonic::transport::Channel` per endpoint.** A tonic `Channel` hides its
+//! connection behind a `tower::buffer::Buffer` worker and a reconnecting service: it never says
+//! whether it is connected, reconnects on its own schedule, and reports a dead peer only as an
+//! error on the next request. Load balancing needs the opposite: exact connectivity per endpoint
+//! the moment it changes, gRPC's backoff, and a request path that sends on an already-open
+//! connection without an extra queue hop. `hyper::client::conn::http2` gives exactly the
+//! connection and its driver future, so this module owns both.
+//!
+//! Not here: TLS to endpoints (A29), client-side health checks (A17), keepalive pings, and
+//! endpoint choice (the balancer). The pool holds only weak references: a connection lives while
+//! some cluster of some channel still lists its address, and its task stops when the last
+//! [`EndpointConnection`] handle is dropped.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+
+use crate::xds::BackoffConfig;
+
+mod endpoint;
+mod task;
+
+pub(crate) use endpoint::{EndpointConnection, Sender};
+
+/// gRPC's minimum connect timeout (`doc/connection-backoff.md`).
+pub const MIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How endpoint connections are made and retried.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Reconnect backoff; the default is gRPC connection backoff.
+    pub backoff: BackoffConfig,
+    /// The least time one connection attempt may take, however short the backoff (gRPC: 20 s).
+    pub min_connect_timeout: Duration,
+    /// Seed of the backoff jitter; `None` picks one at random.
+    pub seed: Option<u64>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            backoff: BackoffConfig::default(),
+            min_connect_timeout: MIN_CONNECT_TIMEOUT,
+            seed: None,
+        }
+    }
+}
+
+/// The process-wide set of endpoint connections, keyed by address. Cheap to clone; clones share
+/// the connections.
+#[derive(Clone, Debug)]
+pub struct ConnectionPool {
+    inner: Arc<PoolInner>,
+}
+
+#[derive(Debug)]
+struct PoolInner {
+    options: ConnectOptions,
+    runtime: Handle,
+    seed: u64,
+    next: AtomicU64,
+    connections: Mutex<HashMap<SocketAddr, Weak<endpoint::Owner>>>,
+}
+
+impl ConnectionPool {
+    /// A pool whose connection tasks run on `runtime`.
+    pub(crate) fn new(options: ConnectOptions, runtime: Handle) -> Self {
+        let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
+        ConnectionPool {
+            inner: Arc::new(PoolInner {
+                options,
+                runtime,
+                seed,
+                next: AtomicU64::new(0),
+                connections: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The connection to `address`: the live one if some channel already holds it, else a new
+    /// IDLE one (nothing is dialled until [`EndpointConnection::connect`]).
+    pub(crate) fn get(&self, address: SocketAddr) -> EndpointConnection {
+        let mut map = self
+            .inner
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = map.get(&address).and_then(Weak::upgrade) {
+            return EndpointConnection::from_owner(existing);
+        }
+        map.retain(|_, weak| weak.strong_count() > 0);
+        let n = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        let rng = fastrand::Rng::with_seed(self.inner.seed.wrapping_add(n));
+        let connection =
+            EndpointConnection::spawn(address, &self.inner.options, rng, &self.inner.runtime);
+        map.insert(address, Arc::downgrade(connection.owner()));
+        connection
+    }
+
+    /// How many endpoint connections are alive (held by at least one channel).
+    pub fn len(&self) -> usize {
+        self.inner
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    }
+
+    /// Whether no endpoint connection is alive.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests;

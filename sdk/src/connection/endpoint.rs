@@ -1,0 +1,150 @@
+//! [`EndpointConnection`]: the shared handle on one endpoint's connection — its connectivity
+//! (published through a `watch` so every balancer owner holding the address sees each change),
+//! the HTTP/2 sender the request path uses while READY (behind an `ArcSwapOption`, so sending
+//! takes no lock), and the two requests a user of the handle can make: "connect" and "this
+//! connection is broken".
+//!
+//! The background task lives in `task`; dropping the last handle aborts it. This module does not
+//! dial or retry.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwapOption;
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, watch};
+use tokio::task::AbortHandle;
+
+use super::ConnectOptions;
+use super::task;
+use crate::balancer::Connectivity;
+
+/// The HTTP/2 request sender of a READY connection.
+pub(crate) type Sender = hyper::client::conn::http2::SendRequest<tonic::body::Body>;
+
+/// State shared between the handles and the connection task.
+pub(super) struct Shared {
+    pub(super) address: SocketAddr,
+    pub(super) state: watch::Sender<Connectivity>,
+    pub(super) sender: ArcSwapOption<Sender>,
+    /// Wakes the task: a connect request or a broken-connection report.
+    pub(super) wake: Notify,
+    pub(super) want_connect: AtomicBool,
+    pub(super) broken: AtomicBool,
+}
+
+impl Shared {
+    pub(super) fn set_state(&self, state: Connectivity) {
+        self.state
+            .send_if_modified(|s| std::mem::replace(s, state) != state);
+    }
+}
+
+/// Owns the task: dropped with the last handle, which stops the task.
+pub(crate) struct Owner {
+    shared: Arc<Shared>,
+    task: AbortHandle,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A handle on the connection to one endpoint address; clones share it.
+#[derive(Clone)]
+pub(crate) struct EndpointConnection {
+    owner: Arc<Owner>,
+}
+
+impl EndpointConnection {
+    /// A new IDLE connection whose task runs on `runtime`.
+    pub(super) fn spawn(
+        address: SocketAddr,
+        options: &ConnectOptions,
+        rng: fastrand::Rng,
+        runtime: &Handle,
+    ) -> Self {
+        let (state, _) = watch::channel(Connectivity::Idle);
+        let shared = Arc::new(Shared {
+            address,
+            state,
+            sender: ArcSwapOption::empty(),
+            wake: Notify::new(),
+            want_connect: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+        });
+        let task = runtime
+            .spawn(task::run(shared.clone(), options.clone(), rng))
+            .abort_handle();
+        EndpointConnection {
+            owner: Arc::new(Owner { shared, task }),
+        }
+    }
+
+    pub(super) fn from_owner(owner: Arc<Owner>) -> Self {
+        EndpointConnection { owner }
+    }
+
+    pub(super) fn owner(&self) -> &Arc<Owner> {
+        &self.owner
+    }
+
+    /// The endpoint's address.
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.owner.shared.address
+    }
+
+    /// Asks for a connection if there is none (IDLE); a no-op otherwise.
+    pub(crate) fn connect(&self) {
+        let shared = &self.owner.shared;
+        if *shared.state.borrow() == Connectivity::Idle {
+            shared.want_connect.store(true, Ordering::Release);
+            shared.wake.notify_one();
+        }
+    }
+
+    /// The current connectivity.
+    pub(crate) fn state(&self) -> Connectivity {
+        *self.owner.shared.state.borrow()
+    }
+
+    /// A receiver that sees every connectivity change (the current state first).
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Connectivity> {
+        self.owner.shared.state.subscribe()
+    }
+
+    /// A sender for one request, while the connection is READY and open.
+    pub(crate) fn sender(&self) -> Option<Sender> {
+        let sender = self.owner.shared.sender.load_full()?;
+        (!sender.is_closed()).then(|| Sender::clone(&sender))
+    }
+
+    /// Reports that a request found the connection dead (closed by the peer, GOAWAY, I/O
+    /// error): the task drops it and the endpoint leaves READY until it reconnects.
+    pub(crate) fn report_broken(&self) {
+        let shared = &self.owner.shared;
+        shared.broken.store(true, Ordering::Release);
+        shared.wake.notify_one();
+    }
+}
+
+impl fmt::Debug for EndpointConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointConnection")
+            .field("address", &self.address())
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Owner")
+            .field("address", &self.shared.address)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,108 @@
+//! The task behind one [`EndpointConnection`](super::EndpointConnection): wait for a connect
+//! request, dial with gRPC connection backoff until an attempt succeeds, then drive the HTTP/2
+//! connection until it ends, and go back to IDLE (grpc/grpc `doc/connection-backoff.md`; gRPC
+//! subchannel connectivity states).
+//!
+//! One attempt = TCP connect + HTTP/2 handshake, bounded by `max(backoff delay, minimum connect
+//! timeout)`; after a failed attempt the state is TRANSIENT_FAILURE until the backoff delay
+//! (counted from the attempt's start) has passed, then the next attempt starts by itself. The
+//! backoff resets once a connection is made. Time is tokio time.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::ConnectOptions;
+use super::endpoint::{Sender, Shared};
+use crate::balancer::Connectivity;
+use crate::xds::backoff::Backoff;
+
+type Driver =
+    hyper::client::conn::http2::Connection<TokioIo<TcpStream>, tonic::body::Body, TokioExecutor>;
+
+/// Why one connection attempt failed.
+#[derive(Debug, thiserror::Error)]
+enum DialError {
+    #[error("TCP connect failed: {0}")]
+    Tcp(#[from] io::Error),
+    #[error("HTTP/2 handshake failed: {0}")]
+    Handshake(#[from] hyper::Error),
+}
+
+/// Runs until aborted (when the last handle is dropped).
+pub(super) async fn run(shared: Arc<Shared>, options: ConnectOptions, rng: fastrand::Rng) {
+    let mut backoff = Backoff::new(options.backoff, rng);
+    loop {
+        wait_for_connect_request(&shared).await;
+        loop {
+            shared.broken.store(false, Ordering::Release);
+            shared.set_state(Connectivity::Connecting);
+            let delay = backoff.next_delay();
+            let retry_at = Instant::now() + delay;
+            let limit = delay.max(options.min_connect_timeout);
+            match tokio::time::timeout(limit, dial(shared.address)).await {
+                Ok(Ok((sender, driver))) => {
+                    backoff.reset();
+                    serve(&shared, sender, driver).await;
+                    shared.set_state(Connectivity::Idle);
+                    break;
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(address = %shared.address, %error, "endpoint connect failed");
+                }
+                Err(_) => {
+                    tracing::debug!(address = %shared.address, ?limit, "endpoint connect timed out");
+                }
+            }
+            shared.set_state(Connectivity::TransientFailure);
+            tokio::time::sleep_until(retry_at).await;
+        }
+    }
+}
+
+async fn wait_for_connect_request(shared: &Shared) {
+    while !shared.want_connect.swap(false, Ordering::AcqRel) {
+        shared.wake.notified().await;
+    }
+}
+
+async fn dial(address: SocketAddr) -> Result<(Sender, Driver), DialError> {
+    let tcp = TcpStream::connect(address).await?;
+    tcp.set_nodelay(true)?;
+    let (sender, driver) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .handshake(TokioIo::new(tcp))
+        .await?;
+    Ok((sender, driver))
+}
+
+/// Publishes the sender and READY, drives the connection until it ends or is reported broken,
+/// then withdraws the sender.
+async fn serve(shared: &Shared, sender: Sender, driver: Driver) {
+    shared.sender.store(Some(Arc::new(sender)));
+    shared.want_connect.store(false, Ordering::Release);
+    shared.set_state(Connectivity::Ready);
+    tokio::pin!(driver);
+    loop {
+        tokio::select! {
+            result = &mut driver => {
+                match result {
+                    Ok(()) => tracing::debug!(address = %shared.address, "endpoint connection closed"),
+                    Err(error) => tracing::debug!(address = %shared.address, %error, "endpoint connection failed"),
+                }
+                break;
+            }
+            () = shared.wake.notified() => {
+                if shared.broken.swap(false, Ordering::AcqRel) {
+                    tracing::debug!(address = %shared.address, "endpoint connection reported broken");
+                    break;
+                }
+            }
+        }
+    }
+    shared.sender.store(None);
+}
