@@ -14,6 +14,7 @@
 
 pub mod balancer;
 pub mod bootstrap;
+pub mod fault;
 pub mod health;
 pub mod resilience;
 pub mod resolver;
