@@ -12,6 +12,8 @@
 //! - [`FaultLayer`]: a generic tower layer over `http::Request` that sleeps for the delay, then
 //!   answers with a trailers-only gRPC status for an abort, or passes the request on.
 //!
+//! [`wire`] converts rules to and from the admin API messages (`meshwork.admin.v1`).
+//!
 //! The deciding parts are sans-io: randomness comes from an injected
 //! [`RandomSource`](crate::route::RandomSource) and time from `tokio::time`, so every behaviour
 //! is reproducible with a seed and paused time. This module does not route, pick endpoints or
@@ -31,6 +33,7 @@ pub mod layer;
 pub mod policy;
 pub mod registry;
 pub mod rule;
+pub mod wire;
 
 pub use active::{ActiveFault, ActiveFaults};
 pub use decision::FaultDecision;
@@ -40,6 +43,7 @@ pub use registry::{FaultEvent, FaultRegistry, FaultRegistryConfig};
 pub use rule::{
     FaultRule, FaultRuleError, FaultRuleSpec, MethodPattern, RequestScope, RuleId, RuleScope,
 };
+pub use wire::WallClock;
 
 /// The longest delay a header (`x-envoy-fault-delay-request`) or a runtime rule may ask for.
 ///

@@ -130,6 +130,14 @@ pub enum FaultRuleError {
     /// A scope naming nothing.
     #[error("the {0} scope has an empty name; give the {0} the rule applies to")]
     EmptyScope(&'static str),
+    /// A request without a scope.
+    #[error(
+        "the rule has no scope; set one of client_target, client_cluster, client_route, client_method, server_method"
+    )]
+    MissingScope,
+    /// An abort code outside the gRPC codes.
+    #[error("abort code {0} is not a gRPC status code; expected 1-16 (e.g. 14 for UNAVAILABLE)")]
+    BadAbortCode(i32),
     /// A method that is neither `/pkg.Svc/Method` nor `pkg.Svc/*`.
     #[error("method `{0}` is neither `/package.Service/Method` nor `package.Service/*`")]
     BadMethod(String),
