@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/helloworld/helloworld.proto"];
+    let protos = [
+        "proto/helloworld/helloworld.proto",
+        "proto/meshwork/admin/v1/admin.proto",
+    ];
     let includes = ["proto"];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
@@ -15,6 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("meshwork_descriptor.bin"),
         prost::Message::encode_to_vec(&fds),
     )?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // Well-known types come from `envoy-types`, like every other protobuf type in Meshwork (no
+    // `prost-types`): turning off prost's default mapping lets the extern path take its place.
+    tonic_prost_build::configure()
+        .compile_well_known_types(true)
+        .extern_path(".google.protobuf", "::envoy_types::pb::google::protobuf")
+        .compile_fds(fds)?;
     Ok(())
 }

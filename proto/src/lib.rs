@@ -2,7 +2,7 @@
 //!
 //! The xDS v3 messages (Envoy's data-plane API) come pre-generated from `envoy-types`, which is
 //! isolated in this crate so the ~90k lines of generated code compile once per workspace. Meshwork's
-//! own protos (admin API, interop test protocol) will live here too.
+//! own protos live here too: the admin API ([`admin`]) and the examples' greeter.
 //!
 //! `envoy-types` ships its own well-known types (`google.protobuf.Any`, `Duration`, ...); everything in
 //! Meshwork uses those, converting only at the boundary with crates that use `prost-types`.
@@ -40,6 +40,16 @@ pub mod type_url {
 pub mod helloworld {
     #![allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used)]
     tonic::include_proto!("helloworld");
+}
+
+/// Meshwork's admin API (`meshwork.admin.v1`): process info, live snapshots, the event stream,
+/// the xDS config dump and runtime fault rules. Server and client are generated.
+pub mod admin {
+    /// Version 1.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used)]
+        tonic::include_proto!("meshwork.admin.v1");
+    }
 }
 
 /// Encoded `FileDescriptorSet` of Meshwork's own protos (for server reflection).

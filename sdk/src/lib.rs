@@ -16,13 +16,15 @@
 //!   endpoint list;
 //! - [`Mesh`]: the process-wide handle that makes xDS channels;
 //! - [`resilience`] and [`health`]: retry, budget, throttling and circuit-breaker arithmetic, and
-//!   outlier detection (gRFC A50) — sans-io cores, not yet wired into the channel.
+//!   outlier detection (gRFC A50) — sans-io cores, not yet wired into the channel;
+//! - [`fault`]: fault injection (gRFC A33 xDS faults and runtime rules) and its tower layer.
 #![warn(missing_docs)]
 
 pub mod balancer;
 pub mod bootstrap;
 pub mod channel;
 pub mod connection;
+pub mod fault;
 pub mod health;
 mod mesh;
 pub mod resilience;
