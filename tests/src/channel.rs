@@ -5,7 +5,7 @@
 //! The waits port psm-interop's `assertRpcsEventuallyGoToGivenServers` (see
 //! `reference/interop-and-conformance.md`): send batches until one batch succeeds entirely on
 //! exactly the expected backends, giving up after a bound with the last batch in the error.
-//! Nothing here sleeps; a wait is only ever as long as the RPCs it sends. Backends and meshes
+//! Waits on RPCs never sleep; [`poll_until`] probes counters that have no notification. Backends and meshes
 //! come from [`crate::backend`], control planes from [`crate::control_plane`].
 
 use std::collections::BTreeSet;
@@ -157,6 +157,21 @@ pub async fn wait_for_backends(
             );
         }
     }
+}
+
+/// Pause between two probes of a condition that has no change notification (backend counters).
+pub const PROBE: Duration = Duration::from_millis(5);
+
+/// Waits until `done` holds, probing every [`PROBE`]; gives up after `bound` naming `what`.
+pub async fn poll_until(what: &str, bound: Duration, mut done: impl FnMut() -> bool) -> Result<()> {
+    let deadline = Instant::now() + bound;
+    while !done() {
+        if Instant::now() >= deadline {
+            bail!("{what}: not reached within {bound:?}");
+        }
+        tokio::time::sleep(PROBE).await;
+    }
+    Ok(())
 }
 
 /// Whether every call of `tally` succeeded on one of `names`.
