@@ -5,8 +5,9 @@
 //! The waits port psm-interop's `assertRpcsEventuallyGoToGivenServers` (see
 //! `reference/interop-and-conformance.md`): send batches until one batch succeeds entirely on
 //! exactly the expected backends, giving up after a bound with the last batch in the error.
-//! Waits on RPCs never sleep; [`poll_until`] probes counters that have no notification. Backends and meshes
-//! come from [`crate::backend`], control planes from [`crate::control_plane`].
+//! Waits on RPCs never sleep; [`poll_until`] probes counters that have no notification.
+//! Backends and meshes come from [`crate::backend`], control planes from
+//! [`crate::control_plane`].
 
 use std::collections::BTreeSet;
 use std::time::Duration;
