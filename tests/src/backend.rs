@@ -229,6 +229,16 @@ impl Tally {
         self.by_backend.get(backend).copied().unwrap_or(0)
     }
 
+    /// Adds the counts of `other`.
+    pub fn merge(&mut self, other: &Tally) {
+        for (backend, n) in &other.by_backend {
+            *self.by_backend.entry(backend.clone()).or_default() += n;
+        }
+        for (code, n) in &other.failures {
+            *self.failures.entry(*code).or_default() += n;
+        }
+    }
+
     /// Counts one call's outcome.
     pub fn record(&mut self, outcome: Result<&HelloReply, &tonic::Status>) {
         match outcome {

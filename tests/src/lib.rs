@@ -2,6 +2,7 @@
 //! peers).
 //!
 //! [`backend`] runs real greeter backends (stop, restart, steer, tally);
+//! [`channel`] opens SDK channels and waits for where their RPCs land;
 //! [`control_plane`] starts the dev control plane and SDK clients pointed at it; [`watch`] waits,
 //! with a bound, for what a client reports; [`greeter`] is the test mesh the xDS tests share.
 //! Reference peers are Python scripts under `tests/peers/` run with the interpreter that
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod backend;
+pub mod channel;
 pub mod control_plane;
 pub mod greeter;
 pub mod watch;

@@ -3,15 +3,17 @@
 //! the LB policy. It renders the YAML of `examples/mesh/README.md` and parses it back through
 //! [`Mesh::from_yaml`], so a mesh built here is validated exactly like a file.
 //!
-//! Covers what the channel tests turn; retries, timeouts, faults and outlier detection are
+//! Covers what the channel tests turn (including explicit [`Route`]s with matchers and hash
+//! policies, and EDS health per locality); retries, timeouts, faults and outlier detection are
 //! written as YAML by the tests that need them.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use meshwork_examples::xds_server::Mesh;
-use meshwork_examples::xds_server::mesh::LbPolicy;
+use meshwork_examples::xds_server::mesh::validate::validate;
+use meshwork_examples::xds_server::mesh::{Health, LbPolicy, Route};
 
 /// One service (`xds:///host:port`) and the clusters it routes to.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +21,7 @@ pub struct MeshSpec {
     host: String,
     port: u16,
     clusters: Vec<ClusterSpec>,
+    routes: Vec<Route>,
 }
 
 /// A cluster, its share of the service's traffic and its endpoints by locality.
@@ -36,6 +39,7 @@ pub struct LocalitySpec {
     zone: String,
     priority: u32,
     weight: Option<u32>,
+    health: Option<Health>,
     endpoints: Vec<(SocketAddr, Option<u32>)>,
 }
 
@@ -46,12 +50,20 @@ impl MeshSpec {
             host: host.to_owned(),
             port,
             clusters: Vec::new(),
+            routes: Vec::new(),
         }
     }
 
     /// Adds a cluster; with two or more, the service splits traffic by their route weights.
     pub fn cluster(mut self, cluster: ClusterSpec) -> Self {
         self.clusters.push(cluster);
+        self
+    }
+
+    /// Replaces the service's default route (one catch-all, or the weighted split of the
+    /// clusters) with `routes`, in match order.
+    pub fn routes(mut self, routes: impl IntoIterator<Item = Route>) -> Self {
+        self.routes = routes.into_iter().collect();
         self
     }
 
@@ -84,7 +96,24 @@ impl MeshSpec {
     /// The validated mesh, ready for `XdsServer::start` / `ServerHandle::set_mesh`.
     pub fn build(&self) -> Result<Mesh> {
         let yaml = self.yaml();
-        Mesh::from_yaml(&yaml).with_context(|| format!("test mesh:\n{yaml}"))
+        let mut mesh = Mesh::from_yaml(&yaml).with_context(|| format!("test mesh:\n{yaml}"))?;
+        if self.routes.is_empty() {
+            return Ok(mesh);
+        }
+        let service = mesh
+            .services
+            .first_mut()
+            .context("the rendered mesh has no service")?;
+        service.cluster = None;
+        service.routes = self.routes.clone();
+        let issues = validate(&mesh);
+        if !issues.is_empty() {
+            bail!(
+                "test mesh routes are invalid: {issues:#?}\nroutes: {:#?}",
+                self.routes
+            );
+        }
+        Ok(mesh)
     }
 }
 
@@ -145,6 +174,9 @@ impl ClusterSpec {
                 if let Some(weight) = weight {
                     let _ = write!(y, "\n      weight: {weight}");
                 }
+                if let Some(health) = l.health {
+                    let _ = write!(y, "\n      health: {}", health_name(health));
+                }
                 y.push('\n');
             }
         }
@@ -158,6 +190,7 @@ impl LocalitySpec {
             zone: zone.to_owned(),
             priority: 0,
             weight: None,
+            health: None,
             endpoints: Vec::new(),
         }
     }
@@ -174,6 +207,12 @@ impl LocalitySpec {
         self
     }
 
+    /// Sets the EDS health of every endpoint of the locality (default: healthy).
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = Some(health);
+        self
+    }
+
     /// Adds endpoints with the default weight.
     pub fn endpoints(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
         self.endpoints.extend(addrs.into_iter().map(|a| (a, None)));
@@ -184,6 +223,18 @@ impl LocalitySpec {
     pub fn weighted_endpoint(mut self, addr: SocketAddr, weight: u32) -> Self {
         self.endpoints.push((addr, Some(weight)));
         self
+    }
+}
+
+/// The mesh-file spelling of an EDS health status.
+fn health_name(health: Health) -> &'static str {
+    match health {
+        Health::Unknown => "unknown",
+        Health::Healthy => "healthy",
+        Health::Unhealthy => "unhealthy",
+        Health::Draining => "draining",
+        Health::Timeout => "timeout",
+        Health::Degraded => "degraded",
     }
 }
 
@@ -225,6 +276,44 @@ mod tests {
         assert_eq!(blue.localities[0].endpoints[0].weight, Some(5));
         assert_eq!(blue.localities[1].priority, 1);
         assert_eq!(mesh.clusters[1].localities[0].endpoints[0].weight, None);
+    }
+
+    #[test]
+    fn explicit_routes_and_locality_health_reach_the_mesh() {
+        use meshwork_examples::xds_server::mesh::{HashPolicy, RouteMatch};
+        let route = Route {
+            matcher: RouteMatch {
+                path: Some("/helloworld.Greeter/SayHello".into()),
+                ..RouteMatch::default()
+            },
+            cluster: Some("greeter".into()),
+            hash_policy: vec![HashPolicy {
+                header: Some("x-user".into()),
+                ..HashPolicy::default()
+            }],
+            ..Route::default()
+        };
+        let spec = MeshSpec::new("greeter", 50051)
+            .cluster(
+                ClusterSpec::new("greeter").locality(
+                    LocalitySpec::new("a")
+                        .health(Health::Unhealthy)
+                        .endpoints([addr(1), addr(2)]),
+                ),
+            )
+            .routes([route.clone()]);
+        let mesh = spec.build().unwrap();
+        assert_eq!(mesh.services[0].cluster, None);
+        assert_eq!(mesh.services[0].routes, [route]);
+        let endpoints = &mesh.clusters[0].localities[0].endpoints;
+        assert!(endpoints.iter().all(|e| e.health == Health::Unhealthy));
+
+        let dangling = spec.routes([Route {
+            cluster: Some("nowhere".into()),
+            ..Route::default()
+        }]);
+        let error = dangling.build().expect_err("unknown cluster");
+        assert!(format!("{error}").contains("nowhere"), "{error}");
     }
 
     #[test]
