@@ -6,7 +6,9 @@
 //! spans everything below it: waiting for a ready endpoint, every attempt, retry backoff, and the
 //! response body. At the deadline the call ends with `DEADLINE_EXCEEDED`: before the response
 //! headers the pending call is dropped (which resets the HTTP/2 stream); after them the body ends
-//! with `grpc-status: 4` trailers ([`DeadlineBody`]). Each attempt tells the server the time left
+//! with `grpc-status: 4` trailers ([`DeadlineBody`]). A failure that arrives once the deadline
+//! has passed (the server's own timer, which tonic reports as CANCELLED) is reported as
+//! `DEADLINE_EXCEEDED` too. Each attempt tells the server the time left
 //! in `grpc-timeout` (the send layer writes it). Not here: `RouteAction.timeout`,
 //! `grpc_timeout_header_offset` and per-try timeouts, which gRPC does not support.
 
@@ -22,6 +24,7 @@ use tokio::time::{Instant, Sleep};
 use tonic::body::Body;
 use tower::{Layer, Service};
 
+use super::body::grpc_status;
 use super::core::ChannelCore;
 use super::deadline::CallBound;
 use super::error::RpcError;
@@ -90,15 +93,30 @@ where
         let target = self.core.target.clone();
         let call = inner.call(request);
         Box::pin(async move {
+            let late = || Instant::now() >= deadline;
             match tokio::time::timeout_at(deadline, call).await {
+                // A failure that lands once the deadline passed is the deadline's doing, whatever
+                // the server's timer called it (tonic servers answer CANCELLED).
+                Ok(Ok(response)) if failed_trailers_only(&response) && late() => {
+                    Err(bound.exceeded(&target, "waiting for the response".into()))
+                }
                 Ok(Ok(response)) => {
                     Ok(response.map(|body| Body::new(DeadlineBody::new(body, deadline))))
+                }
+                Ok(Err(error)) if late() => {
+                    tracing::debug!(%error, "attempt failed at the call deadline");
+                    Err(bound.exceeded(&target, "waiting for the response".into()))
                 }
                 Ok(Err(error)) => Err(error),
                 Err(_) => Err(bound.exceeded(&target, "waiting for the response".into())),
             }
         })
     }
+}
+
+/// Whether `response` is Trailers-Only with a non-OK status.
+fn failed_trailers_only(response: &Response<Body>) -> bool {
+    grpc_status(response.headers()).is_some_and(|code| code != tonic::Code::Ok)
 }
 
 /// A response body that ends with `DEADLINE_EXCEEDED` trailers when the call deadline passes
