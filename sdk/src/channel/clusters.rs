@@ -6,7 +6,10 @@
 //! `update_policy`) when they change, and dropped with their connections when they disappear.
 //! EDS clusters take their assignment from the snapshot; LOGICAL_DNS clusters are resolved by the
 //! manager task off the request path ([`ClusterSet::on_dns`]) and become one locality of
-//! endpoints; aggregate clusters (A37/A75) get an [`AggregatePicker`] over their leaves. It is
+//! endpoints; aggregate clusters (A37/A75) get an [`AggregatePicker`] over their leaves. Each
+//! leaf also carries its resilience state (`leaf`): the A32 breaker and `max_requests`, the A50
+//! outlier detector (swept from [`ClusterSet::on_timer`]) and A17 health verdicts
+//! ([`ClusterSet::on_health`]), all applied through `set_usable`. It is
 //! plain state driven by the task in `manager`: no I/O here besides asking connections to
 //! connect, which only wakes their tasks.
 
