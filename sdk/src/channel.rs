@@ -13,10 +13,14 @@
 //! connectivity is exact per endpoint and no request passes through an extra buffer task.
 //!
 //! **Per RPC**, the stack is built once per channel from tower layers, outer to inner, in
-//! DESIGN.md's order: route (`route`, gRFC A28) → pick (`pick`, A27 picker results) → endpoint
-//! connection (`send`). Deadline (A31), retry (A44), fault (A33), circuit breaker (A32) and
-//! telemetry layers slot in between later. `poll_ready` reserves (today every layer is always
-//! ready), `call` spends. Every failure inside the stack is an [`RpcError`]; the channel's edge
+//! DESIGN.md's order: route (`route`, gRFC A28) → deadline (`timeout`, A31: one deadline for the
+//! whole call) → retry (`retry`, A6/A44: replay buffer, backoff, budget; each attempt goes down
+//! the rest of the stack again) → pick (`pick`, A27 picker results, with the A32 circuit breaker
+//! checked on each completed pick) → endpoint connection (`send`; outcome counted for A50
+//! outlier detection). Fault (A33) and telemetry layers slot in later. Outlier detection and
+//! active health checks (A17, `health_check`) run in the manager task, off the request path,
+//! and publish through the balancer's `set_usable`. `poll_ready` reserves (today every layer is
+//! always ready), `call` spends. Every failure inside the stack is an [`RpcError`]; the channel's edge
 //! turns it into a gRPC status response once (`UNAVAILABLE`, or `DEADLINE_EXCEEDED` for an RPC
 //! whose own deadline passed), so the client sees a normal status, never a transport error.
 //!
@@ -51,11 +55,9 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use http::uri::Authority;
@@ -73,55 +75,36 @@ mod core;
 mod deadline;
 pub mod error;
 mod manager;
+mod options;
 mod pick;
+mod replay;
+mod retry;
 mod route;
 mod send;
 mod state;
 #[cfg(test)]
 mod test_support;
+mod timeout;
 
+use builder::StaticCluster;
 pub use builder::{Lb, MeshChannelBuilder, STATIC_CLUSTER};
 pub use error::{ChannelError, RpcError};
 pub use manager::DNS_REFRESH;
+pub use options::{
+    ChannelOptions, DEFAULT_QUEUE_TIMEOUT, DEFAULT_RESOLVE_TIMEOUT, HealthCheckConfig,
+    RetryBudgetConfig, RetryThrottleConfig,
+};
+pub use replay::DEFAULT_RETRY_BUFFER;
 
 pub(crate) use self::core::ChannelCore;
 use crate::balancer::{AtomicRng, Clock};
 use crate::connection::ConnectionPool;
 use crate::resolver::ResolverHandle;
-use crate::xds::resource::cluster::LbPolicy;
 use clusters::ClusterSet;
 use deadline::CallBound;
 use manager::{Manager, Source};
+use options::Resilience;
 use state::{Published, RouteState, Routing};
-
-/// Default of [`ChannelOptions::queue_timeout`].
-pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(20);
-/// Default of [`ChannelOptions::resolve_timeout`].
-pub const DEFAULT_RESOLVE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Knobs of a channel.
-#[derive(Clone, Debug)]
-pub struct ChannelOptions {
-    /// How long an RPC without a shorter `grpc-timeout` waits for a configuration or a ready
-    /// endpoint before failing `UNAVAILABLE` (default 20 s).
-    pub queue_timeout: Duration,
-    /// How long an xDS channel waits for the target's first complete configuration; after it,
-    /// RPCs fail at once with the resolver's error until a configuration arrives (default 20 s).
-    pub resolve_timeout: Duration,
-    /// Seed of the channel's randomness (routing draws, balancer seeds, channel id); `None`
-    /// picks one at random.
-    pub seed: Option<u64>,
-}
-
-impl Default for ChannelOptions {
-    fn default() -> Self {
-        ChannelOptions {
-            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
-            resolve_timeout: DEFAULT_RESOLVE_TIMEOUT,
-            seed: None,
-        }
-    }
-}
 
 type Stack = BoxCloneSyncService<Request<Body>, Response<Body>, RpcError>;
 
@@ -161,6 +144,8 @@ impl MeshChannel {
         let stack = BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(route::RouteLayer::new(core.clone()))
+                .layer(timeout::DeadlineLayer::new(core.clone()))
+                .layer(retry::RetryLayer::new(core.clone()))
                 .layer(pick::PickLayer::new(core.clone()))
                 .service(send::SendToEndpoint::new(core.clock.clone())),
         );
@@ -190,7 +175,8 @@ impl MeshChannel {
             resolve_timeout: options.resolve_timeout,
         };
         let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
-        let clusters = ClusterSet::new(pool, seed, Clock::tokio());
+        let mut clusters = ClusterSet::new(pool, seed, Clock::tokio());
+        clusters.set_outlier_options(options.outlier);
         Self::start(
             target,
             authority,
@@ -206,15 +192,20 @@ impl MeshChannel {
     pub(crate) fn start_static(
         target: String,
         authority: &str,
-        addresses: Vec<SocketAddr>,
-        policy: LbPolicy,
+        cluster: StaticCluster,
         pool: ConnectionPool,
         options: ChannelOptions,
         runtime: &Handle,
     ) -> Result<Self, ChannelError> {
         let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
         let mut clusters = ClusterSet::new(pool, seed, Clock::tokio());
-        clusters.add_static(STATIC_CLUSTER, addresses, policy);
+        clusters.set_outlier_options(options.outlier);
+        clusters.add_static(
+            STATIC_CLUSTER,
+            cluster.addresses,
+            cluster.policy,
+            cluster.limits,
+        );
         let routing = Routing::Static {
             cluster: STATIC_CLUSTER.into(),
         };
@@ -244,8 +235,12 @@ impl MeshChannel {
             })?;
         let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
         let rng = AtomicRng::new(seed);
+        let resilience = Resilience::new(&options, Clock::tokio())?;
         let published = Arc::new(Published::new(RouteState::pending()));
-        let manager = Manager::new(clusters, routing, authority.to_string(), published.clone());
+        let mut manager = Manager::new(clusters, routing, authority.to_string(), published.clone());
+        if let Some(config) = &options.health_check {
+            manager = manager.with_health_checks(config.service_name.clone());
+        }
         let task = runtime.spawn(manager.run(source)).abort_handle();
         let core = ChannelCore {
             target: target.into(),
@@ -255,6 +250,7 @@ impl MeshChannel {
             channel_id: rng.next_u64(),
             rng,
             clock: Clock::tokio(),
+            resilience,
             task,
         };
         Ok(Self::from_core(Arc::new(core)))

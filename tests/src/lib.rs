@@ -4,7 +4,8 @@
 //! [`backend`] runs real greeter backends (stop, restart, steer, tally);
 //! [`channel`] opens SDK channels and waits for where their RPCs land;
 //! [`control_plane`] starts the dev control plane and SDK clients pointed at it; [`watch`] waits,
-//! with a bound, for what a client reports; [`greeter`] is the test mesh the xDS tests share.
+//! with a bound, for what a client reports; [`greeter`] is the test mesh the xDS tests share;
+//! [`resilience`] writes meshes with route/cluster policies and builds SDK meshes on them.
 //! Reference peers are Python scripts under `tests/peers/` run with the interpreter that
 //! `./scripts/test` prepares (`MESHWORK_PYTHON`, a venv with `tests/peers/requirements.txt`).
 
@@ -15,6 +16,7 @@ pub mod backend;
 pub mod channel;
 pub mod control_plane;
 pub mod greeter;
+pub mod resilience;
 pub mod watch;
 
 pub use control_plane::{

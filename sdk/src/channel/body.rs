@@ -1,18 +1,27 @@
-//! A response body that ends the RPC's in-flight count and records its latency when it finishes.
+//! A response body that ends the attempt's in-flight count, records its latency and its final
+//! status when it finishes, and frees its circuit-breaker slot.
 //!
 //! gRPC responses end with trailers, so "finished" is the body yielding its last frame (or an
 //! error). The round trip recorded is from send to that moment, what Linkerd's peak-EWMA
-//! measures for streams. A body dropped early (the caller cancelled) only ends the in-flight
-//! count: a cancelled call says nothing about the endpoint's latency.
+//! measures for streams. The final `grpc-status` (trailers, or an error frame as UNAVAILABLE)
+//! feeds the endpoint's outlier-detection counter (gRFC A50: only the status matters). A body
+//! dropped early (the caller cancelled) only ends the in-flight count and frees the breaker slot:
+//! a cancelled call says nothing about the endpoint.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use tonic::Code;
 
 use crate::balancer::{Clock, OwnedInFlight};
+use crate::health::outlier::CallCounter;
+use crate::resilience::RequestGuard;
 
 /// What to record when the body ends.
 #[derive(Debug)]
@@ -21,6 +30,10 @@ pub(crate) struct Tracker {
     started: u64,
     clock: Clock,
     decay: Duration,
+    /// The circuit-breaker slot, freed when the tracker goes.
+    guard: Option<Arc<RequestGuard>>,
+    /// Where the final status is counted for outlier detection.
+    counter: Option<Arc<CallCounter>>,
 }
 
 impl Tracker {
@@ -35,14 +48,37 @@ impl Tracker {
             started,
             clock,
             decay,
+            guard: None,
+            counter: None,
         }
     }
 
-    /// Ends the request now, recording its round trip.
-    pub(crate) fn finish(self) {
+    /// Also holds the attempt's circuit-breaker slot and counts its final status.
+    pub(crate) fn with_outcome(
+        mut self,
+        guard: Option<Arc<RequestGuard>>,
+        counter: Option<Arc<CallCounter>>,
+    ) -> Self {
+        self.guard = guard;
+        self.counter = counter;
+        self
+    }
+
+    /// Ends the request now, recording its round trip and final status.
+    pub(crate) fn finish(self, code: Code) {
         let rtt = Duration::from_nanos(self.clock.now_nanos().saturating_sub(self.started));
         self.in_flight.finish(rtt, &self.clock, self.decay);
+        if let Some(counter) = &self.counter {
+            // A streak is picked up by the next sweep (the detector checks missed streaks).
+            let _ = counter.record(code);
+        }
     }
+}
+
+/// The `grpc-status` in `headers` (trailers, or the headers of a Trailers-Only response).
+pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    value.parse::<i32>().ok().map(Code::from_i32)
 }
 
 /// A body wrapper; see the module docs.
@@ -60,9 +96,9 @@ impl<B> Tracked<B> {
         }
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, code: Code) {
         if let Some(tracker) = self.tracker.take() {
-            tracker.finish();
+            tracker.finish(code);
         }
     }
 }
@@ -80,9 +116,16 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
         match &frame {
-            None | Some(Err(_)) => self.finish(),
-            Some(Ok(_)) if self.inner.is_end_stream() => self.finish(),
-            Some(Ok(_)) => {}
+            // The stream ended without trailers: a protocol violation (gRPC says UNKNOWN).
+            None => self.finish(Code::Unknown),
+            Some(Err(_)) => self.finish(Code::Unavailable),
+            Some(Ok(frame)) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    self.finish(grpc_status(trailers).unwrap_or(Code::Unknown));
+                } else if self.inner.is_end_stream() {
+                    self.finish(Code::Unknown);
+                }
+            }
         }
         Poll::Ready(frame)
     }

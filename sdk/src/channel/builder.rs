@@ -5,14 +5,23 @@
 //! the same balancer, connection pool and per-RPC stack as an xDS channel, so behaviour matches
 //! the xDS case with an equivalent EDS assignment. Addresses must be `ip:port`; this builder does
 //! no DNS. Each static channel gets its own connection pool unless one is given.
+//!
+//! Resilience without a control plane: [`MeshChannelBuilder::retry`] (the policy xDS would put on
+//! the route), [`MeshChannelBuilder::max_requests`] (circuit breaker, default 1024, counted per
+//! channel target), [`MeshChannelBuilder::outlier_detection`] and
+//! [`MeshChannelBuilder::health_check`] (gRFC A17 `healthCheckConfig.serviceName`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::clusters::Limits;
 use super::error::ChannelError;
-use super::{ChannelOptions, MeshChannel};
+use super::{ChannelOptions, HealthCheckConfig, MeshChannel};
 use crate::connection::{ConnectOptions, ConnectionPool};
-use crate::xds::resource::cluster::{LbPolicy, PeakEwmaConfig, RingHashConfig};
+use crate::xds::resource::cluster::{
+    DEFAULT_MAX_REQUESTS, LbPolicy, OutlierDetection, PeakEwmaConfig, RingHashConfig,
+};
+use crate::xds::resource::route::RetryPolicy;
 
 /// The cluster name a static channel's endpoints are balanced under (it appears in errors).
 pub const STATIC_CLUSTER: &str = "static";
@@ -71,6 +80,13 @@ impl Lb {
     }
 }
 
+/// The one cluster of a static channel.
+pub(crate) struct StaticCluster {
+    pub(crate) addresses: Vec<SocketAddr>,
+    pub(crate) policy: LbPolicy,
+    pub(crate) limits: Limits,
+}
+
 /// Builds a static [`MeshChannel`]; see the module docs.
 #[derive(Clone, Debug, Default)]
 pub struct MeshChannelBuilder {
@@ -80,6 +96,8 @@ pub struct MeshChannelBuilder {
     connect: ConnectOptions,
     pool: Option<ConnectionPool>,
     authority: Option<String>,
+    max_requests: Option<u32>,
+    outlier_detection: Option<OutlierDetection>,
 }
 
 impl MeshChannelBuilder {
@@ -123,6 +141,33 @@ impl MeshChannelBuilder {
         self
     }
 
+    /// Retries calls with `policy` (sets [`ChannelOptions::retry`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.options.retry = Some(policy);
+        self
+    }
+
+    /// Circuit breaker limit: most calls in flight to the endpoints (gRFC A32; default 1024).
+    pub fn max_requests(mut self, max_requests: u32) -> Self {
+        self.max_requests = Some(max_requests);
+        self
+    }
+
+    /// Ejects outlier endpoints (gRFC A50) with this configuration.
+    pub fn outlier_detection(mut self, config: OutlierDetection) -> Self {
+        self.outlier_detection = Some(config);
+        self
+    }
+
+    /// Watches every endpoint's `grpc.health.v1` status for `service_name` (`""` = the whole
+    /// server) and sends only to SERVING ones (gRFC A17; sets [`ChannelOptions::health_check`]).
+    pub fn health_check(mut self, service_name: impl Into<String>) -> Self {
+        self.options.health_check = Some(HealthCheckConfig {
+            service_name: service_name.into(),
+        });
+        self
+    }
+
     /// Starts the channel. Must be called inside a tokio runtime.
     pub fn build(self) -> Result<MeshChannel, ChannelError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ChannelError::NoRuntime)?;
@@ -141,14 +186,16 @@ impl MeshChannelBuilder {
             .pool
             .unwrap_or_else(|| ConnectionPool::new(self.connect, runtime.clone()));
         let target = format!("static:{}", self.endpoints.join(","));
-        MeshChannel::start_static(
-            target,
-            &authority,
+        let limits = Limits {
+            breaker_key: (STATIC_CLUSTER.to_string(), Some(target.clone())),
+            max_requests: self.max_requests.unwrap_or(DEFAULT_MAX_REQUESTS),
+            outlier_detection: self.outlier_detection,
+        };
+        let cluster = StaticCluster {
             addresses,
-            self.lb.policy(),
-            pool,
-            self.options,
-            &runtime,
-        )
+            policy: self.lb.policy(),
+            limits,
+        };
+        MeshChannel::start_static(target, &authority, cluster, pool, self.options, &runtime)
     }
 }

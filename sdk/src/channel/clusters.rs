@@ -6,7 +6,10 @@
 //! `update_policy`) when they change, and dropped with their connections when they disappear.
 //! EDS clusters take their assignment from the snapshot; LOGICAL_DNS clusters are resolved by the
 //! manager task off the request path ([`ClusterSet::on_dns`]) and become one locality of
-//! endpoints; aggregate clusters (A37/A75) get an [`AggregatePicker`] over their leaves. It is
+//! endpoints; aggregate clusters (A37/A75) get an [`AggregatePicker`] over their leaves. Each
+//! leaf also carries its resilience state (`leaf`): the A32 breaker and `max_requests`, the A50
+//! outlier detector (swept from [`ClusterSet::on_timer`]) and A17 health verdicts
+//! ([`ClusterSet::on_health`]), all applied through `set_usable`. It is
 //! plain state driven by the task in `manager`: no I/O here besides asking connections to
 //! connect, which only wakes their tasks.
 
@@ -15,17 +18,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::aggregate::{AggregatePicker, Leaf};
 use super::state::{ClusterEntry, EndpointRoute, RouteState, Routing};
 use crate::balancer::{
     AtomicRng, BalancerOptions, Clock, ClusterBalancer, Connectivity, EndpointChanges, EndpointId,
 };
 use crate::connection::{ConnectionPool, EndpointConnection};
+use crate::health::outlier::OutlierOptions;
+use crate::resolver::ClusterConfig;
 use crate::resolver::{ClusterEndpoints, Snapshot};
 use crate::xds::resource::cluster::LbPolicy;
 use crate::xds::resource::endpoint::{
     ClusterLoadAssignment, Endpoint, HealthStatus, Locality, LocalityEndpoints, Priority,
 };
+
+mod leaf;
+
+use leaf::LeafCluster;
+pub(crate) use leaf::Limits;
 
 /// A LOGICAL_DNS name the task should resolve.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +59,11 @@ pub(crate) struct ClusterSet {
     clusters: BTreeMap<String, Slot>,
     /// The endpoint table of the last published state; `None` after endpoints changed.
     endpoints: Option<Arc<HashMap<EndpointId, EndpointRoute>>>,
+    /// Randomness of outlier-detection enforcement draws.
+    rng: AtomicRng,
+    outlier_options: OutlierOptions,
+    /// Addresses whose active health check last said "not serving".
+    unhealthy: std::collections::HashSet<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -56,16 +73,8 @@ enum Slot {
     Failed(Arc<str>),
 }
 
-#[derive(Debug)]
-struct LeafCluster {
-    balancer: ClusterBalancer,
-    source: Source,
-    connections: HashMap<EndpointId, EndpointConnection>,
-    dns_error: Option<Arc<str>>,
-}
-
 #[derive(Debug, PartialEq)]
-enum Source {
+pub(super) enum Source {
     Eds(Arc<ClusterLoadAssignment>),
     Dns { host: String, port: u16 },
     Static,
@@ -80,7 +89,15 @@ impl ClusterSet {
             clock,
             clusters: BTreeMap::new(),
             endpoints: None,
+            rng: AtomicRng::new(seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15),
+            outlier_options: OutlierOptions::default(),
+            unhealthy: std::collections::HashSet::new(),
         }
+    }
+
+    /// Sets the Meshwork-only outlier-detection options (consecutive-failure extension).
+    pub(crate) fn set_outlier_options(&mut self, options: OutlierOptions) {
+        self.outlier_options = options;
     }
 
     fn options(&self) -> BalancerOptions {
@@ -92,14 +109,20 @@ impl ClusterSet {
     }
 
     /// Adds a static cluster (no control plane) over `addresses`.
-    pub(crate) fn add_static(&mut self, name: &str, addresses: Vec<SocketAddr>, policy: LbPolicy) {
+    pub(crate) fn add_static(
+        &mut self,
+        name: &str,
+        addresses: Vec<SocketAddr>,
+        policy: LbPolicy,
+        limits: Limits,
+    ) {
         let balancer = ClusterBalancer::from_addresses(name, addresses, policy, self.options());
         let added = balancer
             .endpoints()
             .iter()
             .map(|e| e.handle.clone())
             .collect();
-        let mut leaf = LeafCluster::new(balancer, Source::Static);
+        let mut leaf = LeafCluster::new(balancer, Source::Static, limits, self.outlier_options);
         leaf.attach(
             &self.pool,
             EndpointChanges {
@@ -127,12 +150,13 @@ impl ClusterSet {
                 }
             };
             let policy = config.cluster.lb_policy.clone();
+            let limits = limits_of(name, config);
             match &config.endpoints {
                 ClusterEndpoints::Eds {
                     assignment: Ok(cla),
                     ..
                 } => {
-                    self.apply_eds(name, policy, cla);
+                    self.apply_eds(name, policy, cla, limits);
                 }
                 ClusterEndpoints::Eds {
                     service_name,
@@ -145,7 +169,7 @@ impl ClusterSet {
                         .insert(name.clone(), Slot::Failed(message.into()));
                 }
                 ClusterEndpoints::LogicalDns { host, port } => {
-                    lookups.extend(self.apply_dns(name, policy, host, *port));
+                    lookups.extend(self.apply_dns(name, policy, host, *port, limits));
                 }
                 ClusterEndpoints::Aggregate { leaf_clusters } => {
                     self.clusters
@@ -153,16 +177,24 @@ impl ClusterSet {
                 }
             }
         }
+        self.reapply_health();
         self.endpoints = None;
         lookups
     }
 
-    fn apply_eds(&mut self, name: &str, policy: LbPolicy, cla: &Arc<ClusterLoadAssignment>) {
+    fn apply_eds(
+        &mut self,
+        name: &str,
+        policy: LbPolicy,
+        cla: &Arc<ClusterLoadAssignment>,
+        limits: Limits,
+    ) {
         let source = Source::Eds(cla.clone());
         if let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(name)
             && matches!(leaf.source, Source::Eds(_))
         {
             leaf.balancer.update_policy(policy);
+            leaf.update_limits(limits);
             if leaf.source != source {
                 let changes = leaf.balancer.update_endpoints(cla);
                 leaf.source = source;
@@ -173,7 +205,7 @@ impl ClusterSet {
         }
         let mut balancer = ClusterBalancer::new(name, policy, self.options());
         let changes = balancer.update_endpoints(cla);
-        let mut leaf = LeafCluster::new(balancer, source);
+        let mut leaf = LeafCluster::new(balancer, source, limits, self.outlier_options);
         leaf.attach(&self.pool, changes);
         self.clusters
             .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
@@ -185,6 +217,7 @@ impl ClusterSet {
         policy: LbPolicy,
         host: &str,
         port: u16,
+        limits: Limits,
     ) -> Option<DnsLookup> {
         let source = Source::Dns {
             host: host.to_string(),
@@ -194,14 +227,14 @@ impl ClusterSet {
             && leaf.source == source
         {
             leaf.balancer.update_policy(policy);
+            leaf.update_limits(limits);
             leaf.connect_if_eager();
             return None;
         }
         let balancer = ClusterBalancer::new(name, policy, self.options());
-        self.clusters.insert(
-            name.to_string(),
-            Slot::Leaf(Box::new(LeafCluster::new(balancer, source))),
-        );
+        let leaf = LeafCluster::new(balancer, source, limits, self.outlier_options);
+        self.clusters
+            .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
         Some(DnsLookup {
             cluster: name.to_string(),
             host: host.to_string(),
@@ -250,6 +283,9 @@ impl ClusterSet {
                 let cla = dns_assignment(lookup, addresses);
                 let changes = leaf.balancer.update_endpoints(&cla);
                 leaf.attach(&self.pool, changes);
+                for address in &self.unhealthy {
+                    leaf.on_health(*address, false);
+                }
             }
             Err(error) => {
                 leaf.dns_error = Some(
@@ -278,17 +314,53 @@ impl ClusterSet {
         changed
     }
 
-    /// Time until the earliest balancer timer.
-    pub(crate) fn next_timer(&self) -> Option<Duration> {
-        self.leaves().filter_map(|l| l.balancer.next_timer()).min()
+    /// Applies an active health check's verdict on `address` to every cluster using it;
+    /// returns whether a picker changed.
+    pub(crate) fn on_health(&mut self, address: SocketAddr, serving: bool) -> bool {
+        if serving {
+            self.unhealthy.remove(&address);
+        } else {
+            self.unhealthy.insert(address);
+        }
+        let mut changed = false;
+        for slot in self.clusters.values_mut() {
+            if let Slot::Leaf(leaf) = slot {
+                changed |= leaf.on_health(address, serving);
+            }
+        }
+        changed
     }
 
-    /// Runs due balancer timers; returns whether a picker changed.
+    /// Marks endpoints that appeared at an address known to be unhealthy.
+    fn reapply_health(&mut self) {
+        for slot in self.clusters.values_mut() {
+            if let Slot::Leaf(leaf) = slot {
+                for address in &self.unhealthy {
+                    leaf.on_health(*address, false);
+                }
+            }
+        }
+    }
+
+    /// Time until the earliest balancer timer or outlier-detection sweep.
+    pub(crate) fn next_timer(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let balancers = self.leaves().filter_map(|l| l.balancer.next_timer());
+        let sweeps = self
+            .leaves()
+            .filter_map(|l| l.next_sweep())
+            .map(|due| due.saturating_duration_since(now));
+        balancers.chain(sweeps).min()
+    }
+
+    /// Runs due balancer timers and outlier sweeps; returns whether a picker changed.
     pub(crate) fn on_timer(&mut self) -> bool {
+        let now = Instant::now();
         let mut changed = false;
         for slot in self.clusters.values_mut() {
             if let Slot::Leaf(leaf) = slot {
                 changed |= leaf.balancer.on_timer();
+                changed |= leaf.on_sweep(now, &self.rng);
             }
         }
         changed
@@ -317,6 +389,9 @@ impl ClusterSet {
                                 EndpointRoute {
                                     connection: connection.clone(),
                                     decay,
+                                    breaker: leaf.breaker.clone(),
+                                    max_requests: leaf.max_requests(),
+                                    counter: leaf.counter(*id),
                                 },
                             )
                         })
@@ -336,6 +411,7 @@ impl ClusterSet {
             routing,
             clusters,
             endpoints,
+            stream_cap: None,
         }
     }
 
@@ -377,65 +453,17 @@ impl ClusterSet {
     }
 }
 
-impl LeafCluster {
-    fn new(balancer: ClusterBalancer, source: Source) -> Self {
-        LeafCluster {
-            balancer,
-            source,
-            connections: HashMap::new(),
-            dns_error: None,
-        }
-    }
-
-    /// Takes connections for added endpoints (feeding their current state) and lets go of
-    /// removed ones.
-    fn attach(&mut self, pool: &ConnectionPool, changes: EndpointChanges) {
-        for handle in &changes.removed {
-            self.connections.remove(&handle.id());
-        }
-        let mut states = Vec::with_capacity(changes.added.len());
-        for handle in &changes.added {
-            let connection = pool.get(handle.address());
-            states.push((handle.id(), connection.state()));
-            self.connections.insert(handle.id(), connection);
-        }
-        self.balancer.update_connectivities(states);
-        self.connect_if_eager();
-    }
-
-    fn connect_if_eager(&self) {
-        if self.balancer.connects_eagerly() {
-            self.connections
-                .values()
-                .for_each(EndpointConnection::connect);
-        }
-    }
-
-    fn on_connectivity(&mut self, address: SocketAddr, state: Connectivity) -> bool {
-        let ids: Vec<EndpointId> = self
-            .connections
-            .iter()
-            .filter(|(_, c)| c.address() == address)
-            .map(|(id, _)| *id)
-            .collect();
-        if ids.is_empty() {
-            return false;
-        }
-        let changed = self
-            .balancer
-            .update_connectivities(ids.iter().map(|id| (*id, state)));
-        if state == Connectivity::Idle {
-            self.connect_if_eager();
-        }
-        changed
-    }
-
-    /// `Err` when a LOGICAL_DNS cluster has no endpoints because resolution failed.
-    fn usable(&self) -> Result<(), Arc<str>> {
-        match &self.dns_error {
-            Some(error) if self.balancer.endpoints().is_empty() => Err(error.clone()),
-            _ => Ok(()),
-        }
+/// A cluster's resilience settings from its CDS resource: breaker keyed by cluster and EDS
+/// service name (gRFC A32), `max_requests`, `outlier_detection`.
+fn limits_of(name: &str, config: &ClusterConfig) -> Limits {
+    let eds = match &config.endpoints {
+        ClusterEndpoints::Eds { service_name, .. } => Some(service_name.clone()),
+        _ => None,
+    };
+    Limits {
+        breaker_key: (name.to_string(), eds),
+        max_requests: config.cluster.max_requests,
+        outlier_detection: config.cluster.outlier_detection.clone(),
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::task::AbortHandle;
 use super::ChannelOptions;
 use super::deadline::CallBound;
 use super::error::RpcError;
+use super::options::Resilience;
 use super::state::{Published, RouteState};
 use crate::balancer::{AtomicRng, Clock};
 use crate::route::RandomSource;
@@ -36,6 +37,8 @@ pub(crate) struct ChannelCore {
     pub(crate) rng: AtomicRng,
     /// Time for latency records.
     pub(crate) clock: Clock,
+    /// The channel's retry budget and throttle.
+    pub(crate) resilience: Resilience,
     pub(crate) task: AbortHandle,
 }
 

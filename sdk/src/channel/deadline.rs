@@ -1,10 +1,13 @@
-//! How long one RPC may wait inside the channel before it is sent: its own deadline, from the
-//! `grpc-timeout` request header (gRPC over HTTP/2: `1*8DIGIT` followed by `H`, `M`, `S`, `m`,
-//! `u` or `n`), or else the channel's queue timeout.
+//! The time bounds of one RPC: its call deadline (gRFC A31) and how long it may wait inside the
+//! channel before it is sent.
 //!
-//! This is only the bound on queueing (waiting for configuration or a ready endpoint). It is the
-//! seam for gRFC A31: the deadline layer (the route's `max_stream_duration` cap, the call deadline
-//! across retries, DEADLINE_EXCEEDED on the wire) comes later and will set this bound itself.
+//! The application's deadline arrives as the `grpc-timeout` request header (gRPC over HTTP/2:
+//! `1*8DIGIT` followed by `H`, `M`, `S`, `m`, `u` or `n`). Once the route is known the deadline
+//! layer (`timeout`) caps it with the route's stream duration ([`CallBound::cap`]); the
+//! resulting deadline spans every attempt. Waiting (for configuration or a ready endpoint) ends
+//! at that deadline or at the channel's queue timeout, whichever is sooner. Each attempt sends
+//! the time left as `grpc-timeout` ([`encode_grpc_timeout`]). This module only computes; the
+//! timer lives in `timeout`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +38,29 @@ impl CallBound {
             started,
             deadline,
             queue_until: started + queue_timeout,
+        }
+    }
+
+    /// Caps the deadline at `cap` after the call started (gRFC A31: effective deadline =
+    /// min(application deadline, route cap)); `None` leaves it as it is.
+    pub(crate) fn cap(&mut self, cap: Option<Duration>) {
+        if let Some(cap) = cap {
+            let capped = self.started + cap;
+            self.deadline = Some(self.deadline.map_or(capped, |d| d.min(capped)));
+        }
+    }
+
+    /// The call deadline, if the call has one.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The error of a call whose deadline passed while `waiting_for`.
+    pub(crate) fn exceeded(&self, target: &Arc<str>, waiting_for: String) -> RpcError {
+        RpcError::DeadlineExceeded {
+            target: target.clone(),
+            waiting_for,
+            waited: Instant::now().saturating_duration_since(self.started),
         }
     }
 
@@ -86,6 +112,28 @@ pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     })
 }
 
+/// Encodes `timeout` as a `grpc-timeout` value: the finest unit whose count fits the 8 digits
+/// the protocol allows (rounded up, so the server never sees a shorter deadline than ours).
+pub(crate) fn encode_grpc_timeout(timeout: Duration) -> String {
+    const MAX: u128 = 99_999_999;
+    let nanos = timeout.as_nanos();
+    let units: [(u128, char); 6] = [
+        (1, 'n'),
+        (1_000, 'u'),
+        (1_000_000, 'm'),
+        (1_000_000_000, 'S'),
+        (60_000_000_000, 'M'),
+        (3_600_000_000_000, 'H'),
+    ];
+    for (per, unit) in units {
+        let count = nanos.div_ceil(per);
+        if count <= MAX {
+            return format!("{count}{unit}");
+        }
+    }
+    format!("{MAX}H")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +149,49 @@ mod tests {
         for bad in ["", "m", "10", "123456789S", "-1S", "1s", "1.5S"] {
             assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn grpc_timeout_encoding_round_trips_within_a_unit() {
+        for d in [
+            Duration::from_nanos(5),
+            Duration::from_millis(250),
+            Duration::from_secs(30),
+            Duration::from_secs(3 * 86_400),
+        ] {
+            let encoded = encode_grpc_timeout(d);
+            let back = parse_grpc_timeout(&encoded).unwrap();
+            assert!(back >= d, "{d:?} → {encoded} → {back:?}");
+            assert!(encoded.len() <= 9, "{encoded}");
+        }
+        assert_eq!(encode_grpc_timeout(Duration::from_millis(50)), "50000000n");
+        assert_eq!(encode_grpc_timeout(Duration::from_millis(250)), "250000u");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_route_cap_shortens_the_application_deadline_but_never_lengthens_it() {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-timeout", "2S".parse().unwrap());
+        let mut bound = CallBound::new(&headers, Duration::from_secs(20));
+        bound.cap(Some(Duration::from_secs(5)));
+        assert_eq!(
+            bound.deadline().unwrap() - bound.started,
+            Duration::from_secs(2)
+        );
+        bound.cap(Some(Duration::from_millis(500)));
+        assert_eq!(
+            bound.deadline().unwrap() - bound.started,
+            Duration::from_millis(500)
+        );
+
+        let mut no_app_deadline = CallBound::new(&HeaderMap::new(), Duration::from_secs(20));
+        no_app_deadline.cap(None);
+        assert_eq!(no_app_deadline.deadline(), None);
+        no_app_deadline.cap(Some(Duration::from_secs(1)));
+        assert_eq!(
+            no_app_deadline.deadline().unwrap() - no_app_deadline.started,
+            Duration::from_secs(1)
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -51,6 +51,14 @@ pub enum ChannelError {
          the builder"
     )]
     NoEndpoints,
+    /// A channel option is out of range.
+    #[error("channel option `{option}` is invalid: {message}")]
+    InvalidOption {
+        /// The option.
+        option: &'static str,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
     /// Channels run background tasks and must be created inside a tokio runtime.
     #[error("channels must be created inside a tokio runtime; create them from async code")]
     NoRuntime,
@@ -135,6 +143,28 @@ pub enum RpcError {
         /// The transport's error.
         message: Arc<str>,
     },
+    /// The request never left the client: the picked endpoint's connection closed before the
+    /// stream was opened. Retried transparently (gRFC A6).
+    #[error("connection to endpoint {address} closed before the request was sent: {message}")]
+    NotSent {
+        /// The endpoint.
+        address: std::net::SocketAddr,
+        /// The transport's error.
+        message: Arc<str>,
+    },
+    /// The server's HTTP/2 layer refused the stream before its application saw it
+    /// (REFUSED_STREAM, or GOAWAY below this stream). Retried transparently once (gRFC A6).
+    #[error("endpoint {address} refused the stream before processing it: {message}")]
+    Refused {
+        /// The endpoint.
+        address: std::net::SocketAddr,
+        /// The transport's error.
+        message: Arc<str>,
+    },
+    /// The cluster's circuit breaker is at `max_requests` (gRFC A32): failed at once, never
+    /// retried.
+    #[error(transparent)]
+    CircuitBreaker(#[from] crate::resilience::BreakerOverflow),
     /// The channel's background task is gone.
     #[error("the channel for target `{target}` has stopped; create a new channel")]
     Stopped {

@@ -9,7 +9,8 @@
 //!   leaves no usable configuration → RPCs fail with the resolver's text (which resource is
 //!   missing or rejected) instead of waiting;
 //! - endpoint connectivity, one `watch` per address in use → `update_connectivity`;
-//! - balancer timers (`next_timer` / `on_timer`);
+//! - balancer timers and outlier-detection sweeps (`next_timer` / `on_timer`, gRFC A50);
+//! - active health-check verdicts (gRFC A17, when the channel enables them) → `set_usable`;
 //! - LOGICAL_DNS answers (resolved here with `tokio::net::lookup_host`, refreshed every
 //!   [`DNS_REFRESH`]), never on the request path.
 //!
@@ -28,6 +29,7 @@ use tokio_stream::wrappers::WatchStream;
 use super::clusters::{ClusterSet, DnsLookup};
 use super::state::{Published, Routing};
 use crate::balancer::Connectivity;
+use crate::health::check::{HealthChecks, Verdict};
 use crate::resolver::{ResolverHandle, ResolverState};
 use crate::route::RouteTable;
 
@@ -57,6 +59,10 @@ pub(crate) struct Manager {
     dns: JoinSet<(DnsLookup, Result<Vec<SocketAddr>, String>)>,
     generation: u64,
     had_snapshot: bool,
+    /// The listener's default stream duration cap (A31).
+    stream_cap: Option<Duration>,
+    /// Active health checks, when enabled.
+    health: Option<HealthChecks>,
 }
 
 impl Manager {
@@ -76,7 +82,15 @@ impl Manager {
             dns: JoinSet::new(),
             generation: 0,
             had_snapshot: false,
+            stream_cap: None,
+            health: None,
         }
+    }
+
+    /// Watches every endpoint's health for `service` (gRFC A17).
+    pub(crate) fn with_health_checks(mut self, service: String) -> Self {
+        self.health = Some(HealthChecks::new(service));
+        self
     }
 
     /// Runs until aborted.
@@ -131,6 +145,9 @@ impl Manager {
                 () = tokio::time::sleep(timer.unwrap_or_default()), if timer.is_some() => {
                     self.clusters.on_timer()
                 }
+                Some(verdict) = next_verdict(&mut self.health) => {
+                    self.clusters.on_health(verdict.address, verdict.serving)
+                }
                 Some(Ok((lookup, result))) = self.dns.join_next() => {
                     self.clusters.on_dns(&lookup, result)
                 }
@@ -152,6 +169,7 @@ impl Manager {
             Some(snapshot) => {
                 self.generation = snapshot.generation;
                 self.had_snapshot = true;
+                self.stream_cap = snapshot.listener.max_stream_duration;
                 let lookups = self.clusters.apply(snapshot);
                 self.resolve(lookups);
                 self.routing = match snapshot.virtual_host() {
@@ -198,14 +216,26 @@ impl Manager {
         for address in stale {
             self.watches.remove(&address);
         }
+        if let Some(health) = self.health.as_mut() {
+            health.reconcile(&connections);
+        }
         for (address, connection) in connections {
             if !self.watches.contains_key(&address) {
                 self.watches
                     .insert(address, WatchStream::new(connection.subscribe()));
             }
         }
-        let state = self.clusters.state(self.routing.clone());
+        let mut state = self.clusters.state(self.routing.clone());
+        state.stream_cap = self.stream_cap;
         self.published.publish(state);
+    }
+}
+
+/// The next health verdict; pending forever without health checks.
+async fn next_verdict(health: &mut Option<HealthChecks>) -> Option<Verdict> {
+    match health {
+        Some(health) => health.next().await,
+        None => std::future::pending().await,
     }
 }
 

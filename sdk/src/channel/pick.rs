@@ -7,9 +7,17 @@
 //! picker, bounded by the RPC's deadline or the channel's queue timeout; `Fail` → `UNAVAILABLE`
 //! with the picker's message; `Drop` → `UNAVAILABLE` "dropped by load balancing policy", never
 //! retried. A picked endpoint whose connection just closed is treated as `Queue`. Each call
-//! picks from the latest state, so a retry layer above re-picks per attempt (gRFC A44).
+//! picks from the latest state, so a retry layer above re-picks per attempt (gRFC A44); a retry
+//! prefers an endpoint its call has not tried yet ([`TriedEndpoints`]: up to
+//! [`REPICKS`] extra picks, then whatever the picker gives; pickers are not told).
+//!
+//! Circuit breaking (gRFC A32) happens here, on a completed pick, as gRPC's `xds_cluster_impl`
+//! picker does: the endpoint's cluster must have fewer than `max_requests` calls in flight
+//! (counted process-wide), else the attempt fails at once with [`RpcError::CircuitBreaker`]
+//! (UNAVAILABLE, never retried). An RPC waiting in the queue holds no slot; a sent attempt holds
+//! its slot until its response ends.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,8 +31,34 @@ use super::deadline::CallBound;
 use super::error::RpcError;
 use super::route::Routed;
 use super::state::{ClusterEntry, RouteState};
-use crate::balancer::{EndpointHandle, PickRequest, PickResult};
+use crate::balancer::{EndpointHandle, EndpointId, PickRequest, PickResult};
 use crate::connection::{EndpointConnection, Sender};
+use crate::health::outlier::CallCounter;
+use crate::resilience::RequestGuard;
+
+/// Extra picks a retry makes to find an endpoint its call has not tried.
+pub(crate) const REPICKS: usize = 2;
+
+/// The endpoints one call's attempts were sent to, shared by its attempts (the retry layer
+/// creates it; the pick layer reads and appends).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TriedEndpoints(Arc<Mutex<Vec<EndpointId>>>);
+
+impl TriedEndpoints {
+    fn contains(&self, id: EndpointId) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&id)
+    }
+
+    fn push(&self, id: EndpointId) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id);
+    }
+}
 
 /// The endpoint chosen for one RPC attempt, for the layer below.
 #[derive(Clone, Debug)]
@@ -37,6 +71,10 @@ pub(crate) struct Picked {
     pub(crate) sender: Sender,
     /// The latency decay for recording this RPC's round trip.
     pub(crate) decay: Duration,
+    /// The circuit-breaker slot this attempt holds.
+    pub(crate) guard: Option<Arc<RequestGuard>>,
+    /// The endpoint's outlier-detection counter.
+    pub(crate) counter: Option<Arc<CallCounter>>,
 }
 
 /// Adds [`Pick`] in front of a service.
@@ -94,10 +132,11 @@ where
                 Some(bound) => *bound,
                 None => CallBound::new(request.headers(), core.options.queue_timeout),
             };
+            let tried = request.extensions().get::<TriedEndpoints>().cloned();
             let picked = core
                 .until_ready(
                     &bound,
-                    |state| pick(&core, state, &routed),
+                    |state| pick(&core, state, &routed, tried.as_ref()),
                     || format!("no endpoint of cluster `{}` became ready", routed.cluster),
                 )
                 .await?;
@@ -112,6 +151,7 @@ fn pick(
     core: &ChannelCore,
     state: &RouteState,
     routed: &Routed,
+    tried: Option<&TriedEndpoints>,
 ) -> Option<Result<Picked, RpcError>> {
     let picker = match state.clusters.get(&*routed.cluster)? {
         ClusterEntry::Ready(picker) => picker,
@@ -122,16 +162,41 @@ fn pick(
             }));
         }
     };
-    match picker.pick(&PickRequest { hash: routed.hash }) {
+    let request = PickRequest { hash: routed.hash };
+    let mut result = picker.pick(&request);
+    if let Some(tried) = tried {
+        for _ in 0..REPICKS {
+            match result.endpoint() {
+                Some(endpoint) if tried.contains(endpoint.id()) => {}
+                _ => break,
+            }
+            match picker.pick(&request) {
+                fresh @ PickResult::Pick(_) => result = fresh,
+                _ => break,
+            }
+        }
+    }
+    match result {
         PickResult::Pick(endpoint) => {
             let route = state.endpoints.get(&endpoint.id())?;
             match route.connection.sender() {
-                Some(sender) => Some(Ok(Picked {
-                    endpoint,
-                    connection: route.connection.clone(),
-                    sender,
-                    decay: route.decay,
-                })),
+                Some(sender) => {
+                    let guard = match route.breaker.try_acquire(route.max_requests) {
+                        Ok(guard) => guard,
+                        Err(overflow) => return Some(Err(overflow.into())),
+                    };
+                    if let Some(tried) = tried {
+                        tried.push(endpoint.id());
+                    }
+                    Some(Ok(Picked {
+                        endpoint,
+                        connection: route.connection.clone(),
+                        sender,
+                        decay: route.decay,
+                        guard: Some(Arc::new(guard)),
+                        counter: route.counter.clone(),
+                    }))
+                }
                 None => {
                     route.connection.connect();
                     None

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use http::request::Parts;
@@ -31,11 +32,10 @@ pub(crate) struct Routed {
     pub(crate) hash: Option<u64>,
     /// The full decision (route policies for retry, timeout and fault layers); `None` on a
     /// static channel.
-    #[allow(
-        dead_code,
-        reason = "read by the deadline, retry and fault layers (next issues)"
-    )]
     pub(crate) decision: Option<RouteDecision>,
+    /// The stream duration cap that applies (gRFC A31: the route's `grpc_timeout_header_max`,
+    /// else its `max_stream_duration`, else the listener's); `None` = no cap.
+    pub(crate) stream_cap: Option<Duration>,
 }
 
 /// Adds [`Route`] in front of a service.
@@ -125,6 +125,7 @@ fn decide(
             cluster: cluster.clone(),
             hash: None,
             decision: None,
+            stream_cap: None,
         })),
         Routing::Table(table) => {
             let info = RequestInfo::new(request.uri.path(), &request.headers);
@@ -132,6 +133,7 @@ fn decide(
                 Ok(decision) => Ok(Routed {
                     cluster: decision.cluster().into(),
                     hash: decision.request_hash(&request.headers, core.channel_id),
+                    stream_cap: stream_cap(decision.max_stream_duration(), state.stream_cap),
                     decision: Some(decision),
                 }),
                 Err(error) => Err(RpcError::Route {
@@ -140,5 +142,25 @@ fn decide(
                 }),
             })
         }
+    }
+}
+
+/// A31: the route's cap wins over the listener's; zero (on either) means no cap.
+fn stream_cap(route: Option<Duration>, listener: Option<Duration>) -> Option<Duration> {
+    route.or(listener).filter(|cap| !cap.is_zero())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_route_cap_overrides_the_listener_and_zero_means_none() {
+        let s = Duration::from_secs;
+        assert_eq!(stream_cap(Some(s(2)), Some(s(9))), Some(s(2)));
+        assert_eq!(stream_cap(None, Some(s(9))), Some(s(9)));
+        assert_eq!(stream_cap(Some(Duration::ZERO), Some(s(9))), None);
+        assert_eq!(stream_cap(None, Some(Duration::ZERO)), None);
+        assert_eq!(stream_cap(None, None), None);
     }
 }

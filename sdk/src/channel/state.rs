@@ -15,6 +15,8 @@ use tokio::sync::watch;
 
 use crate::balancer::{EndpointId, Picker};
 use crate::connection::EndpointConnection;
+use crate::health::outlier::CallCounter;
+use crate::resilience::ClusterBreaker;
 use crate::route::RouteTable;
 
 /// A whole, immutable view of a channel's routing and balancing.
@@ -26,6 +28,9 @@ pub(crate) struct RouteState {
     pub(crate) clusters: HashMap<String, ClusterEntry>,
     /// Every endpoint any picker may return, with its connection.
     pub(crate) endpoints: Arc<HashMap<EndpointId, EndpointRoute>>,
+    /// The listener's default stream duration cap (HCM `max_stream_duration`, gRFC A31), used
+    /// when the matched route sets none; `None` = no cap.
+    pub(crate) stream_cap: Option<Duration>,
 }
 
 /// How RPCs are routed.
@@ -60,6 +65,12 @@ pub(crate) struct EndpointRoute {
     pub(crate) connection: EndpointConnection,
     /// The latency decay its cluster's policy wants recorded latencies folded with.
     pub(crate) decay: Duration,
+    /// The circuit breaker of its cluster (gRFC A32), shared process-wide.
+    pub(crate) breaker: Arc<ClusterBreaker>,
+    /// Its cluster's `max_requests`.
+    pub(crate) max_requests: u32,
+    /// Its outlier-detection call counter (gRFC A50).
+    pub(crate) counter: Option<Arc<CallCounter>>,
 }
 
 impl RouteState {
@@ -69,6 +80,7 @@ impl RouteState {
             routing: Routing::Pending,
             clusters: HashMap::new(),
             endpoints: Arc::new(HashMap::new()),
+            stream_cap: None,
         }
     }
 }

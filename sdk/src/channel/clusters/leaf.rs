@@ -1,0 +1,216 @@
+//! One leaf cluster as the channel's manager owns it: its [`ClusterBalancer`], the endpoint
+//! connections, and the per-cluster resilience state that lives off the request path — the
+//! process-wide circuit breaker and its `max_requests` (gRFC A32), the outlier detector (A50)
+//! and the endpoints active health checks (A17) report unhealthy.
+//!
+//! An endpoint is usable unless outlier detection ejected it or its health check says it is not
+//! serving; every change is pushed to the balancer with `set_usable`, which builds a new picker.
+//! No I/O here besides asking connections to connect.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::balancer::{AtomicRng, ClusterBalancer, Connectivity, EndpointChanges, EndpointId};
+use crate::connection::{ConnectionPool, EndpointConnection};
+use crate::health::outlier::{Action, Decision, OutlierDetector, OutlierOptions};
+use crate::resilience::{BreakerRegistry, ClusterBreaker};
+use crate::xds::resource::cluster::OutlierDetection;
+
+/// A cluster's resilience settings.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Limits {
+    /// The breaker's registry key: cluster name and EDS service name (static channels: the
+    /// target, so two static channels never share a count).
+    pub(crate) breaker_key: (String, Option<String>),
+    /// `circuit_breakers` `max_requests` (1024 when unset).
+    pub(crate) max_requests: u32,
+    /// `outlier_detection`, if any.
+    pub(crate) outlier_detection: Option<OutlierDetection>,
+}
+
+#[derive(Debug)]
+pub(super) struct LeafCluster {
+    pub(super) balancer: ClusterBalancer,
+    pub(super) source: super::Source,
+    pub(super) connections: HashMap<EndpointId, EndpointConnection>,
+    pub(super) dns_error: Option<Arc<str>>,
+    limits: Limits,
+    pub(super) breaker: Arc<ClusterBreaker>,
+    outlier: OutlierDetector,
+    unhealthy: HashSet<EndpointId>,
+}
+
+impl LeafCluster {
+    pub(super) fn new(
+        balancer: ClusterBalancer,
+        source: super::Source,
+        limits: Limits,
+        options: OutlierOptions,
+    ) -> Self {
+        let (cluster, eds) = &limits.breaker_key;
+        let breaker = BreakerRegistry::global().breaker(cluster, eds.as_deref());
+        let mut outlier = OutlierDetector::new(options);
+        outlier.update_config(limits.outlier_detection.as_ref(), Instant::now());
+        LeafCluster {
+            balancer,
+            source,
+            connections: HashMap::new(),
+            dns_error: None,
+            limits,
+            breaker,
+            outlier,
+            unhealthy: HashSet::new(),
+        }
+    }
+
+    /// The cluster's `max_requests`.
+    pub(super) fn max_requests(&self) -> u32 {
+        self.limits.max_requests
+    }
+
+    /// The outlier counter the request path bumps for `id`.
+    pub(super) fn counter(
+        &self,
+        id: EndpointId,
+    ) -> Option<Arc<crate::health::outlier::CallCounter>> {
+        self.outlier.counter(id)
+    }
+
+    /// Applies new settings (a CDS update); returns whether a picker changed.
+    pub(super) fn update_limits(&mut self, limits: Limits) -> bool {
+        if limits == self.limits {
+            return false;
+        }
+        if limits.breaker_key != self.limits.breaker_key {
+            let (cluster, eds) = &limits.breaker_key;
+            self.breaker = BreakerRegistry::global().breaker(cluster, eds.as_deref());
+        }
+        let decisions = self
+            .outlier
+            .update_config(limits.outlier_detection.as_ref(), Instant::now());
+        self.limits = limits;
+        self.apply_decisions(&decisions)
+    }
+
+    /// Takes connections for added endpoints (feeding their current state) and lets go of
+    /// removed ones.
+    pub(super) fn attach(&mut self, pool: &ConnectionPool, changes: EndpointChanges) {
+        for handle in &changes.removed {
+            self.connections.remove(&handle.id());
+            self.unhealthy.remove(&handle.id());
+        }
+        let mut states = Vec::with_capacity(changes.added.len());
+        for handle in &changes.added {
+            let connection = pool.get(handle.address());
+            states.push((handle.id(), connection.state()));
+            self.connections.insert(handle.id(), connection);
+        }
+        self.balancer.update_connectivities(states);
+        self.outlier
+            .update_endpoints(self.balancer.endpoints().iter().map(|e| e.handle.id()));
+        self.connect_if_eager();
+    }
+
+    pub(super) fn connect_if_eager(&self) {
+        if self.balancer.connects_eagerly() {
+            self.connections
+                .values()
+                .for_each(EndpointConnection::connect);
+        }
+    }
+
+    fn ids_at(&self, address: SocketAddr) -> Vec<EndpointId> {
+        self.connections
+            .iter()
+            .filter(|(_, c)| c.address() == address)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub(super) fn on_connectivity(&mut self, address: SocketAddr, state: Connectivity) -> bool {
+        let ids = self.ids_at(address);
+        if ids.is_empty() {
+            return false;
+        }
+        let changed = self
+            .balancer
+            .update_connectivities(ids.iter().map(|id| (*id, state)));
+        if state == Connectivity::Idle {
+            self.connect_if_eager();
+        }
+        changed
+    }
+
+    /// A health-check verdict for `address` (gRFC A17); returns whether a picker changed.
+    pub(super) fn on_health(&mut self, address: SocketAddr, serving: bool) -> bool {
+        let mut changed = false;
+        for id in self.ids_at(address) {
+            let was = if serving {
+                self.unhealthy.remove(&id)
+            } else {
+                self.unhealthy.insert(id)
+            };
+            if was {
+                changed |= self.push_usable(id);
+            }
+        }
+        changed
+    }
+
+    /// When the outlier detector's next sweep is due.
+    pub(super) fn next_sweep(&self) -> Option<Instant> {
+        self.outlier.next_sweep()
+    }
+
+    /// Runs the outlier sweep if due; returns whether a picker changed.
+    pub(super) fn on_sweep(&mut self, now: Instant, rng: &AtomicRng) -> bool {
+        if self.outlier.next_sweep().is_none_or(|due| due > now) {
+            return false;
+        }
+        let decisions = self.outlier.sweep(now, rng);
+        self.apply_decisions(&decisions)
+    }
+
+    fn apply_decisions(&mut self, decisions: &[Decision]) -> bool {
+        let mut changed = false;
+        for d in decisions {
+            let address = self
+                .balancer
+                .endpoint(d.endpoint)
+                .map(|e| e.handle.address());
+            match d.action {
+                Action::Eject => tracing::info!(
+                    cluster = self.balancer.name(),
+                    ?address,
+                    reason = ?d.reason,
+                    "outlier detection ejected an endpoint"
+                ),
+                Action::Uneject => tracing::info!(
+                    cluster = self.balancer.name(),
+                    ?address,
+                    reason = ?d.reason,
+                    "outlier detection returned an endpoint"
+                ),
+            }
+            changed |= self.push_usable(d.endpoint);
+        }
+        changed
+    }
+
+    /// Usable = not ejected and not reported unhealthy.
+    fn push_usable(&mut self, id: EndpointId) -> bool {
+        let usable = !self.outlier.is_ejected(id) && !self.unhealthy.contains(&id);
+        self.balancer.set_usable(id, usable)
+    }
+
+    /// `Err` when a LOGICAL_DNS cluster has no endpoints because resolution failed.
+    pub(super) fn usable(&self) -> Result<(), Arc<str>> {
+        match &self.dns_error {
+            Some(error) if self.balancer.endpoints().is_empty() => Err(error.clone()),
+            _ => Ok(()),
+        }
+    }
+}
