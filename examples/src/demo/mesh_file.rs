@@ -31,7 +31,7 @@ pub const CANARY_CLUSTER: &str = "greeter-canary";
 
 /// Weight of the first zone of the main cluster; later zones get 1, so the first locality takes
 /// more traffic and locality weighting is visible.
-const FIRST_ZONE_WEIGHT: u32 = 2;
+const FIRST_ZONE_WEIGHT: u32 = 3;
 
 /// The mesh YAML for `backends` bound at `addrs` (same order), and its parsed form.
 pub fn demo_mesh(
@@ -165,7 +165,7 @@ mod tests {
             .iter()
             .map(|l| (l.locality.zone.as_str(), l.weight, l.endpoints.len()))
             .collect();
-        assert_eq!(per_zone, [("zone-a", Some(2), 2), ("zone-b", Some(1), 1)]);
+        assert_eq!(per_zone, [("zone-a", Some(3), 2), ("zone-b", Some(1), 1)]);
         assert_eq!(mesh.clusters[1].name, CANARY_CLUSTER);
         assert_eq!(
             mesh.clusters[1].localities[0].endpoints[0].address,
