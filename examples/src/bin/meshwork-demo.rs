@@ -75,8 +75,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ..DemoConfig::default()
     };
     let demo = Demo::start(config).await?;
-    println!("meshwork-demo: the demo mesh is running\n{}", demo.describe());
-    println!("bootstrap for another client (GRPC_XDS_BOOTSTRAP_CONFIG):\n{}", demo.bootstrap_json());
+    println!(
+        "meshwork-demo: the demo mesh is running\n{}",
+        demo.describe()
+    );
+    println!(
+        "bootstrap for another client (GRPC_XDS_BOOTSTRAP_CONFIG):\n{}",
+        demo.bootstrap_json()
+    );
     if args.show_mesh {
         println!("mesh served:\n{}", demo.mesh_yaml());
     }
