@@ -102,11 +102,7 @@ async fn the_demo_spreads_traffic_keeps_errors_on_the_flaky_backend_and_stops_cl
         "{}",
         stats.summary()
     );
-    ensure!(
-        p50(b0) < Some(Duration::from_millis(20)),
-        "{}",
-        stats.summary()
-    );
+    ensure!(p50(b0) < p50(b1), "{}", stats.summary());
 
     let line = stats.line();
     ensure!(line.starts_with("t="), "{line}");
