@@ -1,0 +1,213 @@
+//! The demo mesh: in one process, the dev xDS control plane ([`crate::xds_server`]), a few greeter
+//! backends with different latency and error behaviour ([`crate::greeter`]), and a client sending
+//! steady traffic through the Meshwork SDK, so routing, locality weights, retries, failover (and
+//! later faults and ejections) are visible the moment it starts. Binary: `meshwork-demo`.
+//!
+//! What is served (see [`mesh_file`]): service `greeter:50051`; RPCs with `x-canary: yes` go to
+//! cluster `greeter-canary`, the rest to cluster `greeter` (round robin over two weighted
+//! localities) with a retry policy for `UNAVAILABLE` (gRFC A44), a 1 s timeout (gRFC A31), a
+//! circuit breaker (gRFC A32) and outlier detection (gRFC A50). What the client applies of that
+//! is up to the SDK's channel; the demo only shows the outcome. Each backend and the client stand
+//! for one service process of a real mesh (the units that will get an admin endpoint each).
+//!
+//! Not a benchmark (the client records with a mutex and everything shares one runtime) and not
+//! a test harness: it never asserts anything. Until `meshtop` exists, [`DemoStats::line`] is the
+//! live view.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use meshwork_examples::demo::{Demo, DemoConfig};
+//! let demo = Demo::start(DemoConfig::default()).await?;
+//! println!("{}", demo.describe());
+//! if let Some(b2) = demo.backend("b2") {
+//!     b2.behavior().set_error_rate(0.6, tonic::Code::Unavailable); // watch it get ejected
+//! }
+//! println!("{}", demo.stats().line());
+//! demo.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod backends;
+mod client;
+mod config;
+mod histogram;
+pub mod mesh_file;
+mod recorder;
+mod stats;
+
+pub use backends::DemoBackend;
+pub use client::{CLIENT_NODE_ID, DemoClient};
+pub use config::{BackendSpec, DemoConfig};
+pub use histogram::LatencyHistogram;
+pub use mesh_file::{CANARY_CLUSTER, CANARY_HEADER, MAIN_CLUSTER, TARGET};
+pub use recorder::{Outcome, Recorder, STATS_WINDOW};
+pub use stats::{BackendStats, ClientStats, DemoStats, Tally};
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use tokio::time::Instant;
+
+use crate::greeter::ServeError;
+use crate::xds_server::{MeshError, ServerError, ServerHandle, XdsServer};
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A configuration knob is out of range.
+    #[error("invalid demo configuration: {0}")]
+    InvalidConfig(String),
+    /// A backend could not start.
+    #[error("demo backend `{name}` did not start: {source}")]
+    Backend {
+        /// The backend.
+        name: String,
+        /// Why.
+        source: ServeError,
+    },
+    /// The generated mesh was rejected (a bug in the demo: please report it with the config).
+    #[error("the demo's generated mesh is invalid: {0}")]
+    Mesh(#[from] MeshError),
+    /// The control plane could not start.
+    #[error("demo control plane did not start: {0}")]
+    ControlPlane(#[from] ServerError),
+    /// The client's `Mesh` or channel could not be made.
+    #[error("demo client could not open {TARGET}: {0}")]
+    Client(meshwork::channel::ChannelError),
+}
+
+/// Entry point of the demo.
+#[derive(Debug)]
+pub struct Demo;
+
+/// The running demo: control plane, backends and client. Dropping it stops everything (abruptly);
+/// [`DemoHandle::shutdown`] stops it in order and waits, bounded.
+pub struct DemoHandle {
+    started: Instant,
+    config: DemoConfig,
+    mesh_yaml: String,
+    control_plane: ServerHandle,
+    backends: Vec<DemoBackend>,
+    client: DemoClient,
+    recorder: Recorder,
+}
+
+impl Demo {
+    /// Starts the backends, then the control plane serving the mesh that names them, then the
+    /// client. Everything binds where `config` says (port 0 picks free ports).
+    pub async fn start(config: DemoConfig) -> Result<DemoHandle, DemoError> {
+        config.validate()?;
+        let mut backends = Vec::with_capacity(config.backends.len());
+        for (i, spec) in config.backends.iter().enumerate() {
+            let seed = config.seed.wrapping_add(1 + i as u64);
+            backends.push(DemoBackend::start(spec.clone(), seed).await?);
+        }
+        let addrs: Vec<SocketAddr> = backends.iter().map(DemoBackend::addr).collect();
+        let (mesh_yaml, mesh) = mesh_file::demo_mesh(&config.backends, &addrs)?;
+        let control_plane = XdsServer::start(config.control_plane, mesh).await?;
+        let started = Instant::now();
+        let recorder = Recorder::new(
+            started,
+            backends.iter().map(|b| (b.name().to_owned(), b.addr())),
+        );
+        let client =
+            DemoClient::start(control_plane.local_addr(), &config, recorder.clone()).await?;
+        Ok(DemoHandle {
+            started,
+            config,
+            mesh_yaml,
+            control_plane,
+            backends,
+            client,
+            recorder,
+        })
+    }
+}
+
+impl DemoHandle {
+    /// The control plane's address.
+    pub fn control_plane_addr(&self) -> SocketAddr {
+        self.control_plane.local_addr()
+    }
+
+    /// The control plane, e.g. to serve a changed mesh with `set_mesh`.
+    pub fn control_plane(&self) -> &ServerHandle {
+        &self.control_plane
+    }
+
+    /// A gRPC xDS bootstrap (JSON) for another client to join the demo mesh.
+    pub fn bootstrap_json(&self) -> String {
+        self.control_plane.bootstrap_json("meshwork-demo-guest")
+    }
+
+    /// The mesh file being served (YAML, the format of `examples/mesh/README.md`).
+    pub fn mesh_yaml(&self) -> &str {
+        &self.mesh_yaml
+    }
+
+    /// The configuration it started with.
+    pub fn config(&self) -> &DemoConfig {
+        &self.config
+    }
+
+    /// The backends, in configuration order; steer them through [`DemoBackend::behavior`].
+    pub fn backends(&self) -> &[DemoBackend] {
+        &self.backends
+    }
+
+    /// The backends, to kill or stop some of them.
+    pub fn backends_mut(&mut self) -> &mut [DemoBackend] {
+        &mut self.backends
+    }
+
+    /// The backend called `name`.
+    pub fn backend(&self, name: &str) -> Option<&DemoBackend> {
+        self.backends.iter().find(|b| b.name() == name)
+    }
+
+    /// What the client saw so far, plus what each backend counted itself.
+    pub fn stats(&self) -> DemoStats {
+        let mut stats = self.recorder.snapshot(Instant::now());
+        for (row, backend) in stats.backends.iter_mut().zip(&self.backends) {
+            row.served_ok = backend.served().ok();
+            row.served_failed = backend.served().failed();
+        }
+        stats
+    }
+
+    /// When the demo started (the origin of [`DemoStats::elapsed`]).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// What runs where: the control plane, the target, the backends and the client.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "control plane  xds://{}  (node id of the client: {CLIENT_NODE_ID})\n\
+             target         {TARGET}  (x-canary: yes -> {CANARY_CLUSTER})\n\
+             client         {} RPC/s, at most {} in flight, deadline {:?}, {:.0}% canary, seed {}\n\
+             backends:\n",
+            self.control_plane_addr(),
+            self.config.rate,
+            self.config.max_in_flight,
+            self.config.rpc_timeout,
+            self.config.canary_fraction * 100.0,
+            self.config.seed,
+        );
+        for backend in &self.backends {
+            let _ = writeln!(text, "  {}", backend.describe());
+        }
+        text
+    }
+
+    /// Stops the client (open RPCs get their deadline), then the backends, then the control
+    /// plane; every wait is bounded.
+    pub async fn shutdown(mut self) {
+        self.client.shutdown().await;
+        for backend in &mut self.backends {
+            backend.shutdown().await;
+        }
+        let DemoHandle { control_plane, .. } = self;
+        control_plane.shutdown().await;
+    }
+}
