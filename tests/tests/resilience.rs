@@ -248,6 +248,65 @@ async fn num_retries_decides_whether_succeed_on_attempt_four_is_reached() -> Res
     Ok(())
 }
 
+/// gRPC's interop `retry` case: metadata `rpc-behavior: succeed-on-retry-attempt-4,error-code-14`
+/// makes a backend succeed only when `grpc-previous-rpc-attempts` is 4 (the fourth retry) and fail
+/// UNAVAILABLE otherwise. `num_retries: 3` never gets there (UNAVAILABLE); `num_retries: 4` does (OK).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_retry_case_num_retries_3_fails_and_4_succeeds() -> Result<()> {
+    let backends = Backends::start(2).await?;
+    let retry = |n: u32| {
+        format!(
+            "retry: {{retry_on: [unavailable], num_retries: {n}, \
+             backoff: {{base_interval: 5ms, max_interval: 20ms}}}}"
+        )
+    };
+    let (three, four) = (retry(3), retry(4));
+    let yaml = mesh_yaml(
+        &[
+            service("retry3", "retries", &[three.as_str()]),
+            service("retry4", "retries", &[four.as_str()]),
+        ],
+        "retries",
+        &[],
+        &backends.addrs(),
+    );
+    let server = serve_yaml(&yaml).await?;
+    let request = |i: usize| {
+        let mut r = tonic::Request::new(hello(i));
+        r.metadata_mut().insert(
+            "rpc-behavior",
+            tonic::metadata::MetadataValue::from_static("succeed-on-retry-attempt-4,error-code-14"),
+        );
+        r
+    };
+
+    let mut three = client(&server, "retry3", ChannelOptions::default()).await?;
+    for i in 0..5 {
+        let status = three.say_hello(request(i)).await.err().map(|s| s.code());
+        ensure!(
+            status == Some(Code::Unavailable),
+            "num_retries 3, call {i}: {status:?}"
+        );
+    }
+    ensure!(
+        backends.total_served() == 5 * 4,
+        "served {}",
+        backends.total_served()
+    );
+
+    let mut four = client(&server, "retry4", ChannelOptions::default()).await?;
+    for i in 0..5 {
+        let reply = four.say_hello(request(i)).await;
+        ensure!(reply.is_ok(), "num_retries 4, call {i}: {reply:?}");
+    }
+    ensure!(
+        backends.total_served() == 5 * 4 + 5 * 5,
+        "served {}",
+        backends.total_served()
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_retry_budget_keeps_a_total_outage_from_multiplying_load() -> Result<()> {
     const CALLS: u64 = 300;
