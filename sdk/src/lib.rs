@@ -9,7 +9,8 @@
 //! - [`xds`]: an xDS v3 ADS client (state of the world) with a sans-io protocol core, validated
 //!   resource types and a config dump;
 //! - [`resolver`]: follows LDS → RDS → CDS → EDS for a target and publishes complete, consistent
-//!   snapshots (gRFC A74).
+//!   snapshots (gRFC A74);
+//! - [`telemetry`]: gRFC A66 metrics, spans with W3C propagation, OTLP and Prometheus export.
 #![warn(missing_docs)]
 
 pub mod balancer;
@@ -18,4 +19,5 @@ pub mod health;
 pub mod resilience;
 pub mod resolver;
 pub mod route;
+pub mod telemetry;
 pub mod xds;
