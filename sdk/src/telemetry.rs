@@ -59,3 +59,6 @@ pub use mesh::{FaultKind, MeshMetrics};
 pub use method::MethodRegistry;
 pub use server::{ServerBody, ServerFinish, ServerFuture, ServerMetrics, ServerMetricsLayer};
 pub use spans::OtelContext;
+
+#[cfg(test)]
+mod tests;
