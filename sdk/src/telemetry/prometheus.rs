@@ -81,7 +81,7 @@ pub(crate) fn render(rm: &ResourceMetrics) -> String {
         }
     }
     let mut out = String::new();
-    for (name, f) in &families {
+    for (name, f) in families.iter().filter(|(_, f)| !f.samples.is_empty()) {
         if !f.help.is_empty() {
             let _ = writeln!(out, "# HELP {name} {}", escape_help(&f.help));
         }

@@ -5,8 +5,14 @@
 //! "HTTP to gRPC status code mapping" (doc/http-grpc-status-mapping.md). This module does not
 //! decode `grpc-message` beyond reading it as text for span descriptions.
 
+use http::header::HeaderName;
 use http::{HeaderMap, StatusCode};
 use tonic::Code;
+
+/// The `grpc-status` header / trailer (parsed once, not per lookup).
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+/// The `grpc-message` header / trailer.
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 
 /// The A66 `grpc.status` value: the code name in upper snake case.
 pub fn code_name(code: Code) -> &'static str {
@@ -35,7 +41,7 @@ pub fn code_name(code: Code) -> &'static str {
 /// (what a gRPC client reports for a malformed status).
 pub fn from_headers(headers: &HeaderMap) -> Option<Code> {
     headers
-        .get("grpc-status")
+        .get(&GRPC_STATUS)
         .map(|v| Code::from_bytes(v.as_bytes()))
 }
 
@@ -54,7 +60,7 @@ pub fn from_trailers(trailers: Option<&HeaderMap>) -> Code {
 /// The `grpc-message` text in `headers`, if present and valid text.
 pub fn message(headers: &HeaderMap) -> Option<String> {
     headers
-        .get("grpc-message")
+        .get(&GRPC_MESSAGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }

@@ -260,3 +260,91 @@ async fn spans_link_call_attempt_and_server_through_traceparent() {
     assert_eq!(server.span_context.trace_id(), call.span_context.trace_id());
     assert_eq!(call.status, opentelemetry::trace::Status::Ok);
 }
+
+#[test]
+fn otlp_outside_a_runtime_is_an_error_not_a_panic() {
+    let built = Telemetry::builder()
+        .otlp_endpoint("http://127.0.0.1:4317")
+        .build();
+    assert!(matches!(built, Err(TelemetryError::NoRuntime)), "{built:?}");
+}
+
+#[tokio::test]
+async fn a_bad_otlp_endpoint_says_which_and_why() {
+    let built = Telemetry::builder()
+        .otlp_metrics_endpoint("not a url")
+        .build();
+    let Err(err) = built else {
+        panic!("`not a url` must be refused");
+    };
+    let text = err.to_string();
+    assert!(
+        text.contains("`not a url`") && text.contains("metrics"),
+        "{text}"
+    );
+}
+
+#[test]
+fn mesh_metrics_reach_the_prometheus_text() {
+    let t = telemetry();
+    let mesh = t.mesh();
+    mesh.xds_connected("xds:///greeter", "xds.example:443", true);
+    mesh.xds_resource_updates(
+        "xds:///greeter",
+        "xds.example:443",
+        "envoy.config.listener.v3.Listener",
+        2,
+        1,
+    );
+    mesh.breaker_overflow("xds:///greeter", "greeter-v1");
+    mesh.fault_injected("xds:///greeter", "greeter-v1", FaultKind::Abort);
+    mesh.outlier_ejection("xds:///greeter", "greeter-v1");
+    mesh.retry_budget_exhausted("xds:///greeter", "greeter-v1");
+    let text = t.prometheus_text();
+    let cluster = "meshwork_cluster=\"greeter-v1\"";
+    assert_eq!(
+        sample(
+            &text,
+            "grpc_xds_client_connected",
+            &["grpc_xds_server=\"xds.example:443\""]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "grpc_xds_client_resource_updates_valid_total", &[]),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "grpc_xds_client_resource_updates_invalid_total", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "meshwork_breaker_overflows_total", &[cluster]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "meshwork_fault_injected_total",
+            &[cluster, "meshwork_fault_kind=\"abort\""]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "meshwork_outlier_ejections_total", &[cluster]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "meshwork_retry_budget_exhausted_total", &[cluster]),
+        Some(1.0),
+        "{text}"
+    );
+    // Disabled mesh metrics take the same calls and record nothing.
+    Telemetry::disabled().mesh().breaker_overflow("t", "c");
+}
