@@ -16,8 +16,9 @@
 //!   endpoint list;
 //! - [`Mesh`]: the process-wide handle that makes xDS channels;
 //! - [`resilience`] and [`health`]: retry, budget, throttling and circuit-breaker arithmetic, and
-//!   outlier detection (gRFC A50) — sans-io cores, not yet wired into the channel;
-//! - [`fault`]: fault injection (gRFC A33 xDS faults and runtime rules) and its tower layer.
+//!   outlier detection (gRFC A50), wired into the channel;
+//! - [`fault`]: fault injection (gRFC A33 xDS faults and runtime rules) and its tower layer;
+//! - [`telemetry`]: gRFC A66 metrics, spans with W3C propagation, OTLP and Prometheus export.
 #![warn(missing_docs)]
 
 pub mod balancer;
@@ -30,6 +31,7 @@ mod mesh;
 pub mod resilience;
 pub mod resolver;
 pub mod route;
+pub mod telemetry;
 pub mod xds;
 
 pub use channel::{Lb, MeshChannel};
