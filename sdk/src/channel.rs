@@ -13,8 +13,8 @@
 //! connectivity is exact per endpoint and no request passes through an extra buffer task.
 //!
 //! **Per RPC**, the stack is built once per channel from tower layers, outer to inner, in
-//! DESIGN.md's order: route (`route`, gRFC A28) → pick (`pick`, A27 picker results) → endpoint
-//! connection (`send`). Deadline (A31), retry (A44), fault (A33), circuit breaker (A32) and
+//! DESIGN.md's order: route (`route`, gRFC A28) → fault (`fault`, A33 delay then abort) → pick (`pick`, A27
+//! picker results) → endpoint connection (`send`). Deadline (A31), retry (A44), circuit breaker (A32) and
 //! telemetry layers slot in between later. `poll_ready` reserves (today every layer is always
 //! ready), `call` spends. Every failure inside the stack is an [`RpcError`]; the channel's edge
 //! turns it into a gRPC status response once (`UNAVAILABLE`, or `DEADLINE_EXCEEDED` for an RPC
@@ -72,6 +72,8 @@ mod clusters;
 mod core;
 mod deadline;
 pub mod error;
+mod fault;
+pub(crate) mod inspect;
 mod manager;
 mod pick;
 mod route;
@@ -82,11 +84,13 @@ mod test_support;
 
 pub use builder::{Lb, MeshChannelBuilder, STATIC_CLUSTER};
 pub use error::{ChannelError, RpcError};
+pub use fault::FaultInjections;
 pub use manager::DNS_REFRESH;
 
 pub(crate) use self::core::ChannelCore;
 use crate::balancer::{AtomicRng, Clock};
 use crate::connection::ConnectionPool;
+use crate::fault::FaultRegistry;
 use crate::resolver::ResolverHandle;
 use crate::xds::resource::cluster::LbPolicy;
 use clusters::ClusterSet;
@@ -111,6 +115,10 @@ pub struct ChannelOptions {
     /// Seed of the channel's randomness (routing draws, balancer seeds, channel id); `None`
     /// picks one at random.
     pub seed: Option<u64>,
+    /// Runtime fault rules consulted for every RPC (client scopes), before the route's xDS
+    /// fault policy. A [`Mesh`](crate::Mesh) sets its own registry on the channels it makes;
+    /// `None` applies xDS faults only.
+    pub fault_registry: Option<FaultRegistry>,
 }
 
 impl Default for ChannelOptions {
@@ -119,6 +127,7 @@ impl Default for ChannelOptions {
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             resolve_timeout: DEFAULT_RESOLVE_TIMEOUT,
             seed: None,
+            fault_registry: None,
         }
     }
 }
@@ -156,11 +165,17 @@ impl MeshChannel {
         self.core.authority.as_str()
     }
 
+    /// How many of its RPCs got an injected fault (xDS or runtime rule) so far.
+    pub fn fault_injections(&self) -> FaultInjections {
+        self.core.fault_counters.get()
+    }
+
     /// A new handle on an already running channel core (the [`Mesh`](crate::Mesh) cache).
     pub(crate) fn from_core(core: Arc<ChannelCore>) -> Self {
         let stack = BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(route::RouteLayer::new(core.clone()))
+                .layer(fault::ClientFaults::layer(core.clone()))
                 .layer(pick::PickLayer::new(core.clone()))
                 .service(send::SendToEndpoint::new(core.clock.clone())),
         );
@@ -255,6 +270,7 @@ impl MeshChannel {
             channel_id: rng.next_u64(),
             rng,
             clock: Clock::tokio(),
+            fault_counters: Default::default(),
             task,
         };
         Ok(Self::from_core(Arc::new(core)))

@@ -49,6 +49,8 @@ pub(crate) struct ClusterSet {
     endpoints: Option<Arc<HashMap<EndpointId, EndpointRoute>>>,
 }
 
+mod inspect;
+
 #[derive(Debug)]
 enum Slot {
     Leaf(Box<LeafCluster>),
@@ -336,6 +338,9 @@ impl ClusterSet {
             routing,
             clusters,
             endpoints,
+            snapshot: None,
+            faults: None,
+            view: Arc::new(self.inspect()),
         }
     }
 

@@ -36,6 +36,8 @@ pub(crate) struct ChannelCore {
     pub(crate) rng: AtomicRng,
     /// Time for latency records.
     pub(crate) clock: Clock,
+    /// Faults injected into this channel's RPCs.
+    pub(crate) fault_counters: super::fault::FaultCounters,
     pub(crate) task: AbortHandle,
 }
 

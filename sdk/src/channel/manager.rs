@@ -26,9 +26,10 @@ use tokio_stream::StreamMap;
 use tokio_stream::wrappers::WatchStream;
 
 use super::clusters::{ClusterSet, DnsLookup};
+use super::fault::ListenerFaults;
 use super::state::{Published, Routing};
 use crate::balancer::Connectivity;
-use crate::resolver::{ResolverHandle, ResolverState};
+use crate::resolver::{ResolverHandle, ResolverState, Snapshot};
 use crate::route::RouteTable;
 
 /// How often LOGICAL_DNS names are resolved again.
@@ -57,6 +58,10 @@ pub(crate) struct Manager {
     dns: JoinSet<(DnsLookup, Result<Vec<SocketAddr>, String>)>,
     generation: u64,
     had_snapshot: bool,
+    /// The snapshot in use and its listener's fault filters (published for the fault layer and
+    /// the admin view).
+    snapshot: Option<Arc<Snapshot>>,
+    faults: Option<Arc<ListenerFaults>>,
 }
 
 impl Manager {
@@ -76,6 +81,8 @@ impl Manager {
             dns: JoinSet::new(),
             generation: 0,
             had_snapshot: false,
+            snapshot: None,
+            faults: None,
         }
     }
 
@@ -152,6 +159,8 @@ impl Manager {
             Some(snapshot) => {
                 self.generation = snapshot.generation;
                 self.had_snapshot = true;
+                self.faults = ListenerFaults::new(&snapshot.listener.http_filters).map(Arc::new);
+                self.snapshot = Some(snapshot.clone());
                 let lookups = self.clusters.apply(snapshot);
                 self.resolve(lookups);
                 self.routing = match snapshot.virtual_host() {
@@ -165,6 +174,8 @@ impl Manager {
             None => match &state.error {
                 Some(error) if self.had_snapshot || !error.is_transient() => {
                     self.generation = 0;
+                    self.snapshot = None;
+                    self.faults = None;
                     self.routing = Routing::Failed(error.to_string().into());
                     true
                 }
@@ -204,7 +215,9 @@ impl Manager {
                     .insert(address, WatchStream::new(connection.subscribe()));
             }
         }
-        let state = self.clusters.state(self.routing.clone());
+        let mut state = self.clusters.state(self.routing.clone());
+        state.snapshot = self.snapshot.clone();
+        state.faults = self.faults.clone();
         self.published.publish(state);
     }
 }

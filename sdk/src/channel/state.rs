@@ -13,8 +13,11 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
+use super::fault::ListenerFaults;
+use super::inspect::ClusterView;
 use crate::balancer::{EndpointId, Picker};
 use crate::connection::EndpointConnection;
+use crate::resolver::Snapshot;
 use crate::route::RouteTable;
 
 /// A whole, immutable view of a channel's routing and balancing.
@@ -26,6 +29,12 @@ pub(crate) struct RouteState {
     pub(crate) clusters: HashMap<String, ClusterEntry>,
     /// Every endpoint any picker may return, with its connection.
     pub(crate) endpoints: Arc<HashMap<EndpointId, EndpointRoute>>,
+    /// The resolver snapshot in use (xDS channels), for the admin view.
+    pub(crate) snapshot: Option<Arc<Snapshot>>,
+    /// The listener's fault filters, precomputed per snapshot (`None` when it has none).
+    pub(crate) faults: Option<Arc<ListenerFaults>>,
+    /// Every cluster with its endpoints, for the admin view (off the request path).
+    pub(crate) view: Arc<Vec<ClusterView>>,
 }
 
 /// How RPCs are routed.
@@ -69,6 +78,9 @@ impl RouteState {
             routing: Routing::Pending,
             clusters: HashMap::new(),
             endpoints: Arc::new(HashMap::new()),
+            snapshot: None,
+            faults: None,
+            view: Arc::new(Vec::new()),
         }
     }
 }
