@@ -28,6 +28,7 @@ use meshwork_tests::{mesh_for, start_control_plane};
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tonic::Code;
+use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 const TOKEN: &str = "test-admin-token";
@@ -50,7 +51,8 @@ async fn serve(mesh: &Mesh) -> Result<(AdminHandle, AdminClient<Channel>)> {
 
 fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    let value = format!("Bearer {token}").parse().expect("ascii token");
+    let value = MetadataValue::try_from(format!("Bearer {token}"))
+        .unwrap_or_else(|_| MetadataValue::from_static("Bearer not-ascii"));
     request.metadata_mut().insert("authorization", value);
     request
 }
@@ -125,13 +127,19 @@ async fn a_runtime_rule_applies_to_the_next_rpc_and_expires_at_its_ttl() -> Resu
     let scope = pb::fault_scope::Scope::ClientTarget(target.clone());
     let set_at = Instant::now();
     let set = admin
-        .set_fault(authed(rule(scope, Code::ResourceExhausted, Some(1500)), TOKEN))
+        .set_fault(authed(
+            rule(scope, Code::ResourceExhausted, Some(1500)),
+            TOKEN,
+        ))
         .await?
         .into_inner();
     let id = set.rule.context("SetFault returns the rule")?.id;
     let status = greeter.say_hello(hello()).await.expect_err("faulted");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
-    let listed = admin.list_faults(pb::ListFaultsRequest {}).await?.into_inner();
+    let listed = admin
+        .list_faults(pb::ListFaultsRequest {})
+        .await?
+        .into_inner();
     assert_eq!(listed.rules.len(), 1);
     assert_eq!(listed.rules[0].id, id);
     assert!(listed.rules[0].injected >= 1);
@@ -142,8 +150,14 @@ async fn a_runtime_rule_applies_to_the_next_rpc_and_expires_at_its_ttl() -> Resu
     })
     .await?;
     let lived = set_at.elapsed();
-    assert!(lived >= Duration::from_millis(1400), "expired after {lived:?}");
-    let listed = admin.list_faults(pb::ListFaultsRequest {}).await?.into_inner();
+    assert!(
+        lived >= Duration::from_millis(1400),
+        "expired after {lived:?}"
+    );
+    let listed = admin
+        .list_faults(pb::ListFaultsRequest {})
+        .await?
+        .into_inner();
     assert!(listed.rules.is_empty(), "{listed:?}");
     Ok(())
 }
@@ -158,9 +172,9 @@ async fn a_server_side_rule_makes_callers_see_the_fault() -> Result<()> {
         .layer(server_mesh.server_layer())
         .add_service(server_mesh.health().service())
         .add_service(GreeterBackend::new("s0").into_service());
-    let server = tokio::spawn(router.serve_with_incoming(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
-    ));
+    let server = tokio::spawn(
+        router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
     let (_admin, mut admin) = serve(&server_mesh).await?;
     let mut caller = GreeterClient::connect(format!("http://{addr}")).await?;
     caller.say_hello(hello()).await?;
@@ -210,9 +224,14 @@ async fn mutations_without_the_right_token_are_refused_and_change_nothing() -> R
     assert!(mesh.faults().list().is_empty(), "nothing was installed");
 
     // Reads are open, and a bad request names its field.
-    let listed = admin.list_faults(pb::ListFaultsRequest {}).await?.into_inner();
+    let listed = admin
+        .list_faults(pb::ListFaultsRequest {})
+        .await?
+        .into_inner();
     assert!(listed.rules.is_empty());
-    admin.get_snapshot(pb::GetSnapshotRequest::default()).await?;
+    admin
+        .get_snapshot(pb::GetSnapshotRequest::default())
+        .await?;
     let mut bad = rule(scope(), Code::Unavailable, None);
     if let Some(spec) = bad.spec.as_mut() {
         spec.percentage = 150.0;
@@ -232,35 +251,48 @@ async fn watch_reports_fault_changes_and_nacks_and_csds_shows_per_resource_statu
     let mut greeter = GreeterClient::new(mesh.channel(&target).await?);
     greeter.say_hello(hello()).await?;
     let (admin_handle, mut admin) = serve(&mesh).await?;
-    let mut csds =
-        ClientStatusDiscoveryServiceClient::connect(format!("http://{}", admin_handle.local_addr()))
-            .await?;
+    let mut csds = ClientStatusDiscoveryServiceClient::connect(format!(
+        "http://{}",
+        admin_handle.local_addr()
+    ))
+    .await?;
 
     // After the update: every resource ACKed.
     let status = csds
         .fetch_client_status(ClientStatusRequest::default())
         .await?
         .into_inner();
-    let listener_status = |response: &meshwork_proto::envoy::service::status::v3::ClientStatusResponse| {
-        response.config.first().and_then(|c| {
-            c.generic_xds_configs
-                .iter()
-                .find(|g| g.type_url == ResourceKind::Listener.type_url() && g.name == LISTENER)
-                .cloned()
-        })
-    };
+    let listener_status =
+        |response: &meshwork_proto::envoy::service::status::v3::ClientStatusResponse| {
+            response.config.first().and_then(|c| {
+                c.generic_xds_configs
+                    .iter()
+                    .find(|g| g.type_url == ResourceKind::Listener.type_url() && g.name == LISTENER)
+                    .cloned()
+            })
+        };
     let entry = listener_status(&status).context("the listener is in the dump")?;
     assert_eq!(entry.client_status, 3, "ACKED: {entry:?}");
-    assert_eq!(status.config[0].node.as_ref().map(|n| n.id.as_str()), Some("admin-watch"));
+    assert_eq!(
+        status.config[0].node.as_ref().map(|n| n.id.as_str()),
+        Some("admin-watch")
+    );
 
     // The snapshot shows the target and its endpoint.
     let snapshot = admin
         .get_snapshot(pb::GetSnapshotRequest::default())
         .await?
         .into_inner();
-    let t = snapshot.targets.iter().find(|t| t.name == target).context("target")?;
+    let t = snapshot
+        .targets
+        .iter()
+        .find(|t| t.name == target)
+        .context("target")?;
     assert_eq!(t.state, pb::TargetState::Ready as i32);
-    assert_eq!(t.clusters[0].endpoints[0].address, backends[0].addr().to_string());
+    assert_eq!(
+        t.clusters[0].endpoints[0].address,
+        backends[0].addr().to_string()
+    );
 
     let interval = Duration::from_millis(200);
     let mut watch = admin
@@ -308,7 +340,10 @@ async fn watch_reports_fault_changes_and_nacks_and_csds_shows_per_resource_statu
     assert_eq!(entry.client_status, 4, "NACKED: {entry:?}");
     let error = entry.error_state.context("a NACK has an error state")?;
     assert_eq!(error.version_info, version.to_string());
-    assert!(entry.xds_config.is_some(), "the last good listener is still served");
+    assert!(
+        entry.xds_config.is_some(),
+        "the last good listener is still served"
+    );
     Ok(())
 }
 
@@ -319,7 +354,10 @@ async fn a_non_loopback_bind_without_a_token_is_refused() -> Result<()> {
     match mesh.serve_admin(addr, AdminOptions::default()).await {
         Err(error @ AdminError::InsecureBind { .. }) => {
             let text = error.to_string();
-            assert!(text.contains("0.0.0.0:0") && text.contains("MESHWORK_ADMIN_TOKEN"), "{text}");
+            assert!(
+                text.contains("0.0.0.0:0") && text.contains("MESHWORK_ADMIN_TOKEN"),
+                "{text}"
+            );
             Ok(())
         }
         Err(other) => bail!("refused for the wrong reason: {other}"),

@@ -14,6 +14,7 @@ use meshwork_tests::backend::Backends;
 use meshwork_tests::{mesh_for, start_control_plane};
 use tokio::time::Instant;
 use tonic::Code;
+use tonic::metadata::MetadataValue;
 
 const TARGET: &str = "xds:///greeter:50051";
 
@@ -55,7 +56,7 @@ fn request(faulty: bool, timeout: Option<Duration>) -> tonic::Request<HelloReque
     if faulty {
         request
             .metadata_mut()
-            .insert("x-fault", "yes".parse().expect("ascii"));
+            .insert("x-fault", MetadataValue::from_static("yes"));
     }
     if let Some(t) = timeout {
         request.set_timeout(t);
@@ -92,7 +93,8 @@ async fn route_abort_by_http_status_fails_every_matching_rpc_with_the_mapped_cod
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_delay_and_half_abort_each_hit_about_half_of_the_rpcs() -> Result<()> {
     let backends = Backends::start(2).await?;
-    let fault = "      delay: { fixed: 2ms, percent: 50 }\n      abort: { grpc_status: 14, percent: 50 }";
+    let fault =
+        "      delay: { fixed: 2ms, percent: 50 }\n      abort: { grpc_status: 14, percent: 50 }";
     let cp = start_control_plane(mesh(&backends, fault)?).await?;
     let sdk = mesh_for(&cp, "faults-half", 42)?;
     let channel = sdk.channel(TARGET).await?;
