@@ -79,6 +79,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     behavior.set_error_rate(args.error_rate, tonic::Code::from_i32(args.error_code));
     let health = HealthHandle::new().await;
     let running = serve(args.listen, backend.clone(), &health).await?;
+    // One plain line on stdout for scripts (and tests) that need the bound address.
+    println!(
+        "greeter-server {name} listening on {}",
+        running.local_addr()
+    );
     tracing::info!(
         backend = %name,
         addr = %running.local_addr(),
