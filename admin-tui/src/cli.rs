@@ -102,11 +102,12 @@ impl Cli {
                 }
             }
         }
-        if self.endpoints.is_empty() && self.endpoints_file.is_none() {
-            if let Some(list) = &env.endpoints {
-                for e in list.split([',', ' ', '\n', '\t']).filter(|s| !s.is_empty()) {
-                    push_endpoint(&mut endpoints, e, "MESHTOP_ENDPOINTS")?;
-                }
+        if self.endpoints.is_empty()
+            && self.endpoints_file.is_none()
+            && let Some(list) = &env.endpoints
+        {
+            for e in list.split([',', ' ', '\n', '\t']).filter(|s| !s.is_empty()) {
+                push_endpoint(&mut endpoints, e, "MESHTOP_ENDPOINTS")?;
             }
         }
         if endpoints.is_empty() && !self.demo {

@@ -139,13 +139,13 @@ pub(super) fn on_mouse(app: &mut App, mouse: MouseEvent) -> Option<Command> {
                 if let Some(view) = ui::tab_at(mouse.column) {
                     switch_view(app, view);
                 }
-            } else if app.view == View::Fleet {
-                if let Some(row) = ui::fleet::row_at(app, mouse.row) {
-                    if row == app.fleet_sel {
-                        open_selected(app);
-                    } else {
-                        app.fleet_sel = row;
-                    }
+            } else if app.view == View::Fleet
+                && let Some(row) = ui::fleet::row_at(app, mouse.row)
+            {
+                if row == app.fleet_sel {
+                    open_selected(app);
+                } else {
+                    app.fleet_sel = row;
                 }
             }
         }
