@@ -104,3 +104,52 @@ pub fn to_action(event: Event) -> Option<Action> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::app::{DataEvent, View};
+    use crate::fixtures;
+
+    fn key(c: char) -> std::io::Result<Event> {
+        Ok(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_loop_applies_data_and_keys_draws_and_quits_on_q() {
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let (tx, rx) = mpsc::channel(8);
+        tx.send(Action::Data {
+            endpoint: 0,
+            event: DataEvent::Connected(Box::new(fixtures::info("frontend"))),
+        })
+        .await
+        .unwrap();
+        // Data first, then Tab, then quit; the stream stays open after `q`.
+        let keys = futures::stream::iter([key('2'), key('q')]).chain(futures::stream::pending());
+        let app = App::new(["10.0.0.5:9901"]);
+        let waited = tokio::time::timeout(
+            Duration::from_secs(5),
+            run(
+                &mut terminal,
+                app,
+                Box::pin(keys),
+                rx,
+                &[],
+                Duration::from_secs(1),
+            ),
+        )
+        .await;
+        let app = waited.expect("q quits").unwrap();
+        assert_eq!(app.view, View::Service);
+        assert_eq!(app.endpoints[0].name(), "frontend");
+        let screen = format!("{}", terminal.backend());
+        assert!(screen.contains("frontend (10.0.0.5:9901) up"), "{screen}");
+    }
+}

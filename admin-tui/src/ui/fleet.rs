@@ -128,9 +128,9 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
 
     let selected = rows.get(app.fleet_sel).map(|r| &app.endpoints[r.index]);
     let detail = match selected {
-        None if app.endpoints.is_empty() => {
-            Line::from("no admin endpoints given: run meshtop ADDR... or meshtop --demo")
-        }
+        None if app.endpoints.is_empty() => Line::from(app.notice.clone().unwrap_or_else(|| {
+            "no admin endpoints given: run meshtop ADDR... or meshtop --demo".to_owned()
+        })),
         None => Line::from(Span::styled("no service matches the filter", theme::dim())),
         Some(ep) => match &ep.conn {
             Conn::Failed { error, .. } => Line::from(Span::styled(error.clone(), theme::bad())),
