@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use harness::{codes_between, control_plane, endpoints_yaml, names, start_backends, start_client};
-use meshwork_proto::grpc_testing::client_configure_request::RpcType;
 
 const TARGET: &str = "xds:///interop-test:8080";
 const CONVERGE: Duration = Duration::from_secs(20);
@@ -183,37 +182,4 @@ async fn header_matching() -> Result<()> {
         &["--metadata", "EmptyCall:xds_md:empty_ytpme,UnaryCall:xds_md:unary_yranu"],
     )
     .await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retry() -> Result<()> {
-    for (retries, expected) in [(3, 14), (4, 0)] {
-        let backends = start_backends(1).await?;
-        let yaml = format!(
-            "services:\n- host: interop-test\n  port: 8080\n  routes:\n  - cluster: c1\n    retry: {{retry_on: [unavailable], num_retries: {retries}, backoff: {{base_interval: 10ms}}}}\nclusters:\n- name: c1\n{}",
-            endpoints_yaml(&backends)
-        );
-        let cp = control_plane(&yaml).await?;
-        let client = start_client(&cp, TARGET, &["--qps", "20"]).await?;
-        client.wait_for_peers(&names(&backends), CONVERGE).await?;
-        let behavior = [(
-            RpcType::UnaryCall,
-            "rpc-behavior",
-            "succeed-on-retry-attempt-4,error-code-14",
-        )];
-        client
-            .configure(&[RpcType::UnaryCall], &behavior, 0)
-            .await?;
-        // RPCs already in flight may still carry the old metadata: skip a settling window.
-        client.stats(10, 5).await?;
-        let before = client.accumulated().await?;
-        client.stats(10, 10).await?;
-        let after = client.accumulated().await?;
-        let codes = codes_between(&before, &after, "UNARY_CALL");
-        ensure!(
-            codes.keys().eq([&expected]),
-            "num_retries {retries}: want only code {expected}, got {codes:?}"
-        );
-    }
-    Ok(())
 }

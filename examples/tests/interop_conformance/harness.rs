@@ -2,6 +2,10 @@
 //! `xds-interop-client` as processes (the binaries cargo built for this package) against the
 //! in-process dev control plane on loopback, and talks to them only through the `grpc.testing`
 //! services and CSDS, as gRPC's framework does. Every wait is bounded.
+//!
+//! Shared by the `interop_*` test crates, each of which uses part of it.
+
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
