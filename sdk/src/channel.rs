@@ -13,11 +13,12 @@
 //! connectivity is exact per endpoint and no request passes through an extra buffer task.
 //!
 //! **Per RPC**, the stack is built once per channel from tower layers, outer to inner, in
-//! DESIGN.md's order: route (`route`, gRFC A28) → deadline (`timeout`, A31: one deadline for the
-//! whole call) → retry (`retry`, A6/A44: replay buffer, backoff, budget; each attempt goes down
+//! DESIGN.md's order: route (`route`, gRFC A28) → fault (`fault`, A33: delay then abort, from
+//! the route's xDS fault policy and the mesh's runtime rules) → deadline (`timeout`, A31: one
+//! deadline for the whole call) → retry (`retry`, A6/A44: replay buffer, backoff, budget; each attempt goes down
 //! the rest of the stack again) → pick (`pick`, A27 picker results, with the A32 circuit breaker
 //! checked on each completed pick) → endpoint connection (`send`; outcome counted for A50
-//! outlier detection). Fault (A33) and telemetry layers slot in later. Outlier detection and
+//! outlier detection). Telemetry layers slot in later. Outlier detection and
 //! active health checks (A17, `health_check`) run in the manager task, off the request path,
 //! and publish through the balancer's `set_usable`. `poll_ready` reserves (today every layer is
 //! always ready), `call` spends. Every failure inside the stack is an [`RpcError`]; the channel's edge
@@ -74,6 +75,8 @@ mod clusters;
 mod core;
 mod deadline;
 pub mod error;
+mod fault;
+pub(crate) mod inspect;
 mod manager;
 mod options;
 mod pick;
@@ -89,6 +92,7 @@ mod timeout;
 use builder::StaticCluster;
 pub use builder::{Lb, MeshChannelBuilder, STATIC_CLUSTER};
 pub use error::{ChannelError, RpcError};
+pub use fault::FaultInjections;
 pub use manager::DNS_REFRESH;
 pub use options::{
     ChannelOptions, DEFAULT_QUEUE_TIMEOUT, DEFAULT_RESOLVE_TIMEOUT, HealthCheckConfig,
@@ -139,11 +143,17 @@ impl MeshChannel {
         self.core.authority.as_str()
     }
 
+    /// How many of its RPCs got an injected fault (xDS or runtime rule) so far.
+    pub fn fault_injections(&self) -> FaultInjections {
+        self.core.fault_counters.get()
+    }
+
     /// A new handle on an already running channel core (the [`Mesh`](crate::Mesh) cache).
     pub(crate) fn from_core(core: Arc<ChannelCore>) -> Self {
         let stack = BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(route::RouteLayer::new(core.clone()))
+                .layer(fault::ClientFaults::layer(core.clone()))
                 .layer(timeout::DeadlineLayer::new(core.clone()))
                 .layer(retry::RetryLayer::new(core.clone()))
                 .layer(pick::PickLayer::new(core.clone()))
@@ -251,6 +261,7 @@ impl MeshChannel {
             rng,
             clock: Clock::tokio(),
             resilience,
+            fault_counters: Default::default(),
             task,
         };
         Ok(Self::from_core(Arc::new(core)))

@@ -16,10 +16,14 @@
 //!   endpoint list;
 //! - [`Mesh`]: the process-wide handle that makes xDS channels;
 //! - [`resilience`] and [`health`]: retry, budget, throttling and circuit-breaker arithmetic, and
-//!   outlier detection (gRFC A50) — sans-io cores, not yet wired into the channel;
-//! - [`fault`]: fault injection (gRFC A33 xDS faults and runtime rules) and its tower layer.
+//!   outlier detection (gRFC A50), wired into the channel;
+//! - [`fault`]: fault injection (gRFC A33 xDS faults and runtime rules) and its tower layer,
+//!   applied on the client path by every channel and on the server path by [`server`];
+//! - [`admin`]: the admin endpoint (status, live snapshots, events, config dump, CSDS, faults);
+//! - [`telemetry`]: gRFC A66 metrics, spans with W3C propagation, OTLP and Prometheus export.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod balancer;
 pub mod bootstrap;
 pub mod channel;
@@ -30,7 +34,9 @@ mod mesh;
 pub mod resilience;
 pub mod resolver;
 pub mod route;
+pub mod server;
+pub mod telemetry;
 pub mod xds;
 
 pub use channel::{Lb, MeshChannel};
-pub use mesh::{Mesh, MeshOptions};
+pub use mesh::{Mesh, MeshBuilder, MeshOptions};

@@ -1,24 +1,31 @@
 //! [`Mesh`]: the process-wide handle — one xDS client per bootstrap (gRFC A27: every channel of
-//! the process shares it), one endpoint [`ConnectionPool`], and a target → channel cache so that
-//! two `mesh.channel("xds:///x")` calls share resolution, balancers and connections.
+//! the process shares it), one endpoint [`ConnectionPool`], a target → channel cache so that
+//! two `mesh.channel("xds:///x")` calls share resolution, balancers and connections, the runtime
+//! [`FaultRegistry`] every channel and the [`server layer`](Mesh::server_layer) consult, the
+//! process's `grpc.health.v1` status, and the [`admin endpoint`](Mesh::serve_admin).
 //!
 //! `mesh.channel(target)` validates the target and starts resolving, then returns at once: like a
 //! gRPC channel it does not block on the control plane. RPCs queue until the first configuration
 //! arrives and fail `UNAVAILABLE` with the resolver's error (naming the missing resource) once
-//! [`ChannelOptions::resolve_timeout`] has passed without one. Every background task is owned:
-//! dropping the `Mesh` and every channel it made stops the ADS streams, resolvers, manager tasks
-//! and connections. Telemetry, the fault registry, the server layer and the admin endpoint join
-//! this handle in later issues.
+//! [`ChannelOptions::resolve_timeout`] has passed without one. A mesh built without a bootstrap
+//! ([`Mesh::builder`]) serves static channels, the server layer and the admin endpoint; its
+//! `channel()` refuses `xds:` targets. Every background task is owned: dropping the `Mesh` and
+//! every channel it made stops the ADS streams, resolvers, manager tasks and connections.
+//! Telemetry joins this handle in a later issue.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use tokio::runtime::Handle;
+use tokio::time::Instant;
 
-use crate::bootstrap::Bootstrap;
-use crate::channel::{ChannelError, ChannelOptions, MeshChannel};
+use crate::admin::{AdminError, AdminHandle, AdminOptions};
+use crate::bootstrap::{Bootstrap, BootstrapError};
+use crate::channel::{ChannelCore, ChannelError, ChannelOptions, MeshChannel};
 use crate::connection::{ConnectOptions, ConnectionPool};
+use crate::fault::{ActiveFaults, FaultRegistry, FaultRegistryConfig, WallClock};
 use crate::resolver::Resolver;
+use crate::server::{Health, ServerLayer};
 use crate::xds::{ClientOptions, XdsClient};
 
 /// Knobs of a [`Mesh`].
@@ -38,14 +45,96 @@ pub struct Mesh {
     inner: Arc<Inner>,
 }
 
+/// Builds a [`Mesh`], with or without a control plane.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), meshwork::channel::ChannelError> {
+/// // No control plane: static channels, the server layer and the admin endpoint.
+/// let mesh = meshwork::Mesh::builder().service_name("greeter").build()?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MeshBuilder {
+    bootstrap: Option<Bootstrap>,
+    options: MeshOptions,
+    faults: FaultRegistryConfig,
+    service_name: Option<String>,
+}
+
 #[derive(Debug)]
 struct Inner {
-    bootstrap: Bootstrap,
-    client: XdsClient,
+    xds: Option<(Bootstrap, XdsClient)>,
     pool: ConnectionPool,
     options: MeshOptions,
     runtime: Handle,
-    channels: Mutex<HashMap<String, Weak<crate::channel::ChannelCore>>>,
+    channels: Mutex<HashMap<String, Weak<ChannelCore>>>,
+    faults: FaultRegistry,
+    fault_limits: FaultRegistryConfig,
+    health: Health,
+    service_name: String,
+    started: Instant,
+    clock: WallClock,
+}
+
+impl MeshBuilder {
+    /// Uses `bootstrap`'s control planes for `xds:` channels (without one, the mesh has none).
+    pub fn bootstrap(mut self, bootstrap: Bootstrap) -> Self {
+        self.bootstrap = Some(bootstrap);
+        self
+    }
+
+    /// Channel, connection and xDS client options.
+    pub fn options(mut self, options: MeshOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Limits of the runtime fault registry (rule count, active faults).
+    pub fn fault_limits(mut self, config: FaultRegistryConfig) -> Self {
+        self.faults = config;
+        self
+    }
+
+    /// The name the admin endpoint shows (default: the executable's name).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Builds the mesh. Must be called inside a tokio runtime; with a bootstrap, the ADS stream
+    /// to its first control plane starts now.
+    pub fn build(self) -> Result<Mesh, ChannelError> {
+        let runtime = Handle::try_current().map_err(|_| ChannelError::NoRuntime)?;
+        let mut options = self.options;
+        let xds = match self.bootstrap {
+            Some(bootstrap) => {
+                let client = XdsClient::with_options(&bootstrap, options.xds.clone())?;
+                Some((bootstrap, client))
+            }
+            None => None,
+        };
+        let fault_limits = self.faults;
+        let faults = FaultRegistry::new(fault_limits.clone(), ActiveFaults::process());
+        options.channel.fault_registry = Some(faults.clone());
+        let pool = ConnectionPool::new(options.connect.clone(), runtime.clone());
+        let service_name = self.service_name.unwrap_or_else(default_service_name);
+        Ok(Mesh {
+            inner: Arc::new(Inner {
+                xds,
+                pool,
+                options,
+                runtime,
+                channels: Mutex::new(HashMap::new()),
+                faults,
+                fault_limits,
+                health: Health::new(),
+                service_name,
+                started: Instant::now(),
+                clock: WallClock::now(),
+            }),
+        })
+    }
 }
 
 impl Mesh {
@@ -63,39 +152,33 @@ impl Mesh {
     /// A mesh for `bootstrap` with explicit options. Must be called inside a tokio runtime; the
     /// ADS stream to the bootstrap's first control plane starts now.
     pub fn with_options(bootstrap: Bootstrap, options: MeshOptions) -> Result<Mesh, ChannelError> {
-        let runtime = Handle::try_current().map_err(|_| ChannelError::NoRuntime)?;
-        let client = XdsClient::with_options(&bootstrap, options.xds.clone())?;
-        let pool = ConnectionPool::new(options.connect.clone(), runtime.clone());
-        Ok(Mesh {
-            inner: Arc::new(Inner {
-                bootstrap,
-                client,
-                pool,
-                options,
-                runtime,
-                channels: Mutex::new(HashMap::new()),
-            }),
-        })
+        Mesh::builder()
+            .bootstrap(bootstrap)
+            .options(options)
+            .build()
+    }
+
+    /// A builder, for a mesh without a control plane or with non-default fault limits.
+    pub fn builder() -> MeshBuilder {
+        MeshBuilder::default()
     }
 
     /// A channel to `target` (`xds:///host:port` or `xds://authority/host:port`). Returns once
     /// resolution has started; a channel to the same target that is still alive is shared.
+    /// Fails on a mesh without a bootstrap.
     pub async fn channel(&self, target: &str) -> Result<MeshChannel, ChannelError> {
-        let mut channels = self
-            .inner
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let Some((bootstrap, client)) = &self.inner.xds else {
+            return Err(BootstrapError::NotConfigured.into());
+        };
+        let mut channels = self.lock_channels();
         if let Some(core) = channels.get(target).and_then(Weak::upgrade) {
             return Ok(MeshChannel::from_core(core));
         }
         channels.retain(|_, core| core.strong_count() > 0);
-        let listener = self
-            .inner
-            .bootstrap
+        let listener = bootstrap
             .listener_for_target(target)
             .map_err(crate::resolver::ResolveError::from)?;
-        let resolver = Resolver::start(self.inner.client.clone(), &self.inner.bootstrap, target)?;
+        let resolver = Resolver::start(client.clone(), bootstrap, target)?;
         let channel = MeshChannel::start_xds(
             target,
             resolver,
@@ -109,25 +192,100 @@ impl Mesh {
     }
 
     /// A builder for a static channel (no control plane) that shares this mesh's connection
-    /// pool and channel options; see [`MeshChannel::builder`].
+    /// pool, channel options and fault registry; see [`MeshChannel::builder`]. Register the
+    /// channel with [`Mesh::track`] to show it on the admin endpoint.
     pub fn static_channel(&self) -> crate::channel::MeshChannelBuilder {
         MeshChannel::builder()
             .options(self.inner.options.channel.clone())
             .connection_pool(self.inner.pool.clone())
     }
 
-    /// The bootstrap in use.
-    pub fn bootstrap(&self) -> &Bootstrap {
-        &self.inner.bootstrap
+    /// Shows `channel` (e.g. a static one) on the admin endpoint for as long as it lives.
+    pub fn track(&self, channel: &MeshChannel) {
+        let mut channels = self.lock_channels();
+        channels.retain(|_, core| core.strong_count() > 0);
+        channels
+            .entry(channel.target().to_string())
+            .or_insert_with(|| Arc::downgrade(channel.core()));
     }
 
-    /// The process's xDS client (config dump, connection state).
-    pub fn xds_client(&self) -> &XdsClient {
-        &self.inner.client
+    /// The bootstrap in use (`None` for a mesh without a control plane).
+    pub fn bootstrap(&self) -> Option<&Bootstrap> {
+        self.inner.xds.as_ref().map(|(b, _)| b)
+    }
+
+    /// The process's xDS client (config dump, connection state); `None` without a bootstrap.
+    pub fn xds_client(&self) -> Option<&XdsClient> {
+        self.inner.xds.as_ref().map(|(_, c)| c)
+    }
+
+    /// The runtime fault rules every channel of this mesh and its server layer consult.
+    pub fn faults(&self) -> &FaultRegistry {
+        &self.inner.faults
+    }
+
+    /// The process's `grpc.health.v1` status: add [`Health::service`] to the application's
+    /// server and flip it with [`Health::reporter`]; the admin endpoint serves the same status.
+    pub fn health(&self) -> &Health {
+        &self.inner.health
+    }
+
+    /// The server layer (runtime server-side faults) for `tonic::transport::Server::builder()
+    /// .layer(mesh.server_layer())`.
+    pub fn server_layer(&self) -> ServerLayer {
+        ServerLayer::new(self.inner.faults.clone())
+    }
+
+    /// Serves the admin endpoint on `addr` until the returned handle is dropped. Refuses a
+    /// non-loopback address without a token (see [`AdminOptions`]).
+    pub async fn serve_admin(
+        &self,
+        addr: std::net::SocketAddr,
+        options: AdminOptions,
+    ) -> Result<AdminHandle, AdminError> {
+        crate::admin::serve(self.clone(), addr, options).await
+    }
+
+    /// The limits the fault registry was made with.
+    pub(crate) fn fault_limits(&self) -> &FaultRegistryConfig {
+        &self.inner.fault_limits
+    }
+
+    /// The name the admin endpoint shows.
+    pub fn service_name(&self) -> &str {
+        &self.inner.service_name
+    }
+
+    /// When the mesh was created (tokio time), and the wall clock at that moment.
+    pub(crate) fn started(&self) -> (Instant, WallClock) {
+        (self.inner.started, self.inner.clock)
+    }
+
+    /// Every live channel, by target.
+    pub(crate) fn channels(&self) -> Vec<Arc<ChannelCore>> {
+        let channels = self.lock_channels();
+        let mut live: Vec<_> = channels.values().filter_map(Weak::upgrade).collect();
+        live.sort_by(|a, b| a.target.cmp(&b.target));
+        live
+    }
+
+    fn lock_channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<ChannelCore>>> {
+        self.inner
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The endpoint connection pool shared by the mesh's channels.
     pub fn connection_pool(&self) -> &ConnectionPool {
         &self.inner.pool
     }
+}
+
+/// The executable's file name, or `meshwork` when it cannot be read.
+fn default_service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "meshwork".to_string())
 }

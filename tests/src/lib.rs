@@ -16,6 +16,7 @@ pub mod backend;
 pub mod channel;
 pub mod control_plane;
 pub mod greeter;
+pub mod mesh_client;
 pub mod resilience;
 pub mod watch;
 
@@ -23,6 +24,7 @@ pub use control_plane::{
     assert_all_acked, bootstrap_for, client_for, fast_reconnect, restart_control_plane,
     start_control_plane,
 };
+pub use mesh_client::mesh_for;
 pub use watch::{WatchLog, wait_for_connection, wait_for_event};
 
 /// Environment variable naming the Python interpreter with grpcio installed.

@@ -66,6 +66,8 @@ pub(crate) struct ClusterSet {
     unhealthy: std::collections::HashSet<SocketAddr>,
 }
 
+mod inspect;
+
 #[derive(Debug)]
 enum Slot {
     Leaf(Box<LeafCluster>),
@@ -412,6 +414,9 @@ impl ClusterSet {
             clusters,
             endpoints,
             stream_cap: None,
+            snapshot: None,
+            faults: None,
+            view: Arc::new(self.inspect()),
         }
     }
 

@@ -39,6 +39,8 @@ pub(crate) struct ChannelCore {
     pub(crate) clock: Clock,
     /// The channel's retry budget and throttle.
     pub(crate) resilience: Resilience,
+    /// Faults injected into this channel's RPCs.
+    pub(crate) fault_counters: super::fault::FaultCounters,
     pub(crate) task: AbortHandle,
 }
 

@@ -27,10 +27,11 @@ use tokio_stream::StreamMap;
 use tokio_stream::wrappers::WatchStream;
 
 use super::clusters::{ClusterSet, DnsLookup};
+use super::fault::ListenerFaults;
 use super::state::{Published, Routing};
 use crate::balancer::Connectivity;
 use crate::health::check::{HealthChecks, Verdict};
-use crate::resolver::{ResolverHandle, ResolverState};
+use crate::resolver::{ResolverHandle, ResolverState, Snapshot};
 use crate::route::RouteTable;
 
 /// How often LOGICAL_DNS names are resolved again.
@@ -63,6 +64,10 @@ pub(crate) struct Manager {
     stream_cap: Option<Duration>,
     /// Active health checks, when enabled.
     health: Option<HealthChecks>,
+    /// The snapshot in use and its listener's fault filters (published for the fault layer and
+    /// the admin view).
+    snapshot: Option<Arc<Snapshot>>,
+    faults: Option<Arc<ListenerFaults>>,
 }
 
 impl Manager {
@@ -84,6 +89,8 @@ impl Manager {
             had_snapshot: false,
             stream_cap: None,
             health: None,
+            snapshot: None,
+            faults: None,
         }
     }
 
@@ -170,6 +177,8 @@ impl Manager {
                 self.generation = snapshot.generation;
                 self.had_snapshot = true;
                 self.stream_cap = snapshot.listener.max_stream_duration;
+                self.faults = ListenerFaults::new(&snapshot.listener.http_filters).map(Arc::new);
+                self.snapshot = Some(snapshot.clone());
                 let lookups = self.clusters.apply(snapshot);
                 self.resolve(lookups);
                 self.routing = match snapshot.virtual_host() {
@@ -183,6 +192,8 @@ impl Manager {
             None => match &state.error {
                 Some(error) if self.had_snapshot || !error.is_transient() => {
                     self.generation = 0;
+                    self.snapshot = None;
+                    self.faults = None;
                     self.routing = Routing::Failed(error.to_string().into());
                     true
                 }
@@ -227,6 +238,8 @@ impl Manager {
         }
         let mut state = self.clusters.state(self.routing.clone());
         state.stream_cap = self.stream_cap;
+        state.snapshot = self.snapshot.clone();
+        state.faults = self.faults.clone();
         self.published.publish(state);
     }
 }

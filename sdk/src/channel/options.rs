@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::error::ChannelError;
 use super::replay::DEFAULT_RETRY_BUFFER;
 use crate::balancer::Clock;
+use crate::fault::FaultRegistry;
 use crate::health::outlier::OutlierOptions;
 use crate::resilience::{RetryBudget, RetryThrottle};
 use crate::xds::resource::route::RetryPolicy;
@@ -47,6 +48,10 @@ pub struct ChannelOptions {
     pub health_check: Option<HealthCheckConfig>,
     /// Meshwork's outlier-detection extras (the consecutive-failure mode, off by default).
     pub outlier: OutlierOptions,
+    /// Runtime fault rules consulted for every RPC (client scopes), before the route's xDS
+    /// fault policy. A [`Mesh`](crate::Mesh) sets its own registry on the channels it makes;
+    /// `None` applies xDS faults only.
+    pub fault_registry: Option<FaultRegistry>,
 }
 
 impl Default for ChannelOptions {
@@ -61,6 +66,7 @@ impl Default for ChannelOptions {
             retry_throttle: None,
             health_check: None,
             outlier: OutlierOptions::default(),
+            fault_registry: None,
         }
     }
 }

@@ -13,10 +13,13 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
+use super::fault::ListenerFaults;
+use super::inspect::ClusterView;
 use crate::balancer::{EndpointId, Picker};
 use crate::connection::EndpointConnection;
 use crate::health::outlier::CallCounter;
 use crate::resilience::ClusterBreaker;
+use crate::resolver::Snapshot;
 use crate::route::RouteTable;
 
 /// A whole, immutable view of a channel's routing and balancing.
@@ -31,6 +34,12 @@ pub(crate) struct RouteState {
     /// The listener's default stream duration cap (HCM `max_stream_duration`, gRFC A31), used
     /// when the matched route sets none; `None` = no cap.
     pub(crate) stream_cap: Option<Duration>,
+    /// The resolver snapshot in use (xDS channels), for the admin view.
+    pub(crate) snapshot: Option<Arc<Snapshot>>,
+    /// The listener's fault filters, precomputed per snapshot (`None` when it has none).
+    pub(crate) faults: Option<Arc<ListenerFaults>>,
+    /// Every cluster with its endpoints, for the admin view (off the request path).
+    pub(crate) view: Arc<Vec<ClusterView>>,
 }
 
 /// How RPCs are routed.
@@ -81,6 +90,9 @@ impl RouteState {
             clusters: HashMap::new(),
             endpoints: Arc::new(HashMap::new()),
             stream_cap: None,
+            snapshot: None,
+            faults: None,
+            view: Arc::new(Vec::new()),
         }
     }
 }

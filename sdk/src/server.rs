@@ -1,0 +1,164 @@
+//! The server side of Meshwork: a tower layer for the application's tonic server and the
+//! process's `grpc.health.v1` service.
+//!
+//! [`ServerLayer`] (from [`Mesh::server_layer`](crate::Mesh::server_layer)) applies the runtime
+//! fault rules scoped to a served method ([`RequestScope::Server`]): an operator can make this
+//! process delay or fail its own RPCs through the admin endpoint, with gRFC A33's semantics
+//! (delay first, then a trailers-only abort, before the handler runs). It reuses the generic
+//! [`FaultLayer`], so an RPC whose rule does not fire reaches the handler untouched. xDS server
+//! listeners (inbound HCM filters) are not applied; server-side metrics come with telemetry.
+//!
+//! [`Health`] wraps tonic-health: one reporter whose status the application's server and the
+//! admin endpoint both serve (gRPC health checking protocol, `grpc.health.v1.Health`), so
+//! clients' active health checks (gRFC A17) see what the application or operator sets.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mesh = meshwork::Mesh::builder().service_name("greeter").build()?;
+//! let health = mesh.health().clone();
+//! health.set_serving(true).await;
+//! # let greeter = tonic_health::server::health_reporter().1; // stands in for the app's service
+//! tonic::transport::Server::builder()
+//!     .layer(mesh.server_layer())
+//!     .add_service(health.service())
+//!     .add_service(greeter)
+//!     .serve("127.0.0.1:50051".parse()?)
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use tonic::codegen::http::Request;
+use tonic_health::ServingStatus;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::{HealthReporter, HealthService};
+use tower::Layer;
+
+use crate::balancer::AtomicRng;
+use crate::fault::{
+    FaultDecider, FaultDecision, FaultLayer, FaultRegistry, FaultService, RequestScope,
+};
+use crate::route::RandomSource;
+
+/// Applies server-side runtime fault rules; see the module docs.
+#[derive(Clone, Debug)]
+pub struct ServerLayer {
+    inner: FaultLayer<ServerFaults>,
+}
+
+/// Decides a served RPC's faults from the runtime rules.
+#[derive(Clone, Debug)]
+pub struct ServerFaults {
+    registry: FaultRegistry,
+    rng: Arc<AtomicRng>,
+}
+
+/// The process's `grpc.health.v1` status: one reporter, served by the application's server and
+/// the admin endpoint. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Health {
+    reporter: HealthReporter,
+}
+
+impl ServerLayer {
+    /// A layer consulting `registry` for every served RPC.
+    pub fn new(registry: FaultRegistry) -> Self {
+        ServerLayer {
+            inner: FaultLayer::new(ServerFaults {
+                registry,
+                rng: Arc::new(AtomicRng::new(fastrand::u64(..))),
+            }),
+        }
+    }
+
+    /// The same layer drawing from a seeded generator (reproducible tests).
+    pub fn with_seed(registry: FaultRegistry, seed: u64) -> Self {
+        ServerLayer {
+            inner: FaultLayer::new(ServerFaults {
+                registry,
+                rng: Arc::new(AtomicRng::new(seed)),
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for ServerLayer {
+    type Service = FaultService<S, ServerFaults>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        self.inner.layer(inner)
+    }
+}
+
+impl<B> FaultDecider<B> for ServerFaults {
+    fn decide(&self, request: &Request<B>) -> FaultDecision {
+        let scope = RequestScope::Server {
+            method: request.uri().path(),
+        };
+        let decision = self
+            .registry
+            .rule_decision(&scope, &mut Draws(&self.rng))
+            .unwrap_or_default();
+        if !decision.is_none() {
+            tracing::debug!(
+                target: "meshwork::fault",
+                method = request.uri().path(),
+                delay = ?decision.delay,
+                abort = ?decision.abort.as_ref().map(tonic::Status::code),
+                "server fault injected"
+            );
+        }
+        decision
+    }
+}
+
+impl Health {
+    /// A new status: the whole server (service name `""`) starts SERVING, as tonic-health does.
+    pub fn new() -> Self {
+        Health {
+            reporter: HealthReporter::new(),
+        }
+    }
+
+    /// The reporter, to set per-service statuses.
+    pub fn reporter(&self) -> &HealthReporter {
+        &self.reporter
+    }
+
+    /// The `grpc.health.v1.Health` service to add to a tonic server.
+    pub fn service(&self) -> HealthServer<HealthService> {
+        HealthServer::new(HealthService::from_health_reporter(self.reporter.clone()))
+    }
+
+    /// Sets the whole server's status (service name `""`).
+    pub async fn set_serving(&self, serving: bool) {
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.reporter.set_service_status("", status).await;
+    }
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health::new()
+    }
+}
+
+/// A fresh [`Health`] for an application that does not use a [`Mesh`](crate::Mesh)'s.
+pub fn health() -> Health {
+    Health::new()
+}
+
+/// The shared generator as a [`RandomSource`].
+struct Draws<'a>(&'a AtomicRng);
+
+impl RandomSource for Draws<'_> {
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+}

@@ -1,0 +1,181 @@
+//! Client attempt telemetry: the four `grpc.client.attempt.*` instruments and the attempt span
+//! (gRFC A66, A72), plus W3C `traceparent` injection into the outgoing request.
+//!
+//! Sits inside retry, so it runs once per attempt; its duration includes the LB pick below it.
+//! Sizes come from the gRPC framing of the request and response bodies. The span is a child of
+//! the call span found in the [`OtelContext`] extension (else of the OTel current context); the
+//! server sees it as its parent. An optional [`LbLocality`] response extension, set by the
+//! balancer, adds `grpc.lb.locality`. The inner service receives a `tonic::body::Body`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use opentelemetry::trace::SpanKind;
+use opentelemetry::{KeyValue, Value};
+use tokio::time::Instant;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::body::{self, Finish, Outcome, RequestBody};
+use super::handle::{Inner, Telemetry};
+use super::names::*;
+use super::propagation;
+use super::spans::{self, OtelContext};
+use super::status::code_name;
+
+/// The locality that served an attempt (`{region="R", zone="Z", sub_zone="S"}`), put into the
+/// response extensions by the balancer; recorded as `grpc.lb.locality`.
+#[derive(Debug, Clone)]
+pub struct LbLocality(pub Arc<str>);
+
+/// Boxed error type of request bodies (what tonic uses).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Layer adding attempt metrics, the attempt span and `traceparent` injection.
+#[derive(Debug, Clone)]
+pub struct AttemptMetricsLayer {
+    telemetry: Telemetry,
+    target: Value,
+}
+
+/// The service made by [`AttemptMetricsLayer`].
+#[derive(Debug, Clone)]
+pub struct AttemptMetrics<S> {
+    inner: S,
+    telemetry: Telemetry,
+    target: Value,
+}
+
+/// What the attempt layer records when an attempt ends.
+pub struct AttemptFinish {
+    telemetry: Arc<Inner>,
+    method: Value,
+    target: Value,
+    start: Instant,
+    sent: Arc<AtomicU64>,
+    locality: Option<Arc<str>>,
+    span: Option<opentelemetry::Context>,
+}
+
+/// The attempt layer's response future.
+pub type AttemptFuture<F> = body::ResponseFuture<F, AttemptFinish>;
+/// The attempt layer's response body.
+pub type AttemptBody<B> = body::ResponseBody<B, AttemptFinish>;
+
+impl AttemptMetricsLayer {
+    /// Attempt telemetry for the channel `target` (the same value as the call layer's).
+    pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
+        Self {
+            telemetry: telemetry.clone(),
+            target: Value::from(Arc::<str>::from(target.into())),
+        }
+    }
+}
+
+impl<S> Layer<S> for AttemptMetricsLayer {
+    type Service = AttemptMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AttemptMetrics {
+            inner,
+            telemetry: self.telemetry.clone(),
+            target: self.target.clone(),
+        }
+    }
+}
+
+impl<S, B, RB> Service<Request<B>> for AttemptMetrics<S>
+where
+    S: Service<Request<tonic::body::Body>, Response = Response<RB>>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<AttemptBody<RB>>;
+    type Error = S::Error;
+    type Future = AttemptFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let Some(t) = self.telemetry.inner() else {
+            let req = req.map(tonic::body::Body::new);
+            return body::ResponseFuture::new(self.inner.call(req), None);
+        };
+        let method = t.methods.attribute(req.uri().path());
+        t.client.attempt_started.add(
+            1,
+            &[
+                KeyValue::new(ATTR_METHOD, method.clone()),
+                KeyValue::new(ATTR_TARGET, self.target.clone()),
+            ],
+        );
+        let span = t.tracer.as_ref().map(|tracer| {
+            let parent = match req.extensions().get::<OtelContext>() {
+                Some(OtelContext(cx)) => cx.clone(),
+                None => opentelemetry::Context::current(),
+            };
+            let extra = [
+                KeyValue::new(SPAN_PREVIOUS_ATTEMPTS, 0i64),
+                KeyValue::new(SPAN_TRANSPARENT_RETRY, false),
+            ];
+            let name = spans::attempt_name(&method);
+            let cx = spans::start(tracer, name, SpanKind::Client, &method, &extra, &parent);
+            propagation::inject(t.propagator.as_ref(), &cx, req.headers_mut());
+            cx
+        });
+        let sent = Arc::new(AtomicU64::new(0));
+        let counted = sent.clone();
+        let req = req.map(|b| tonic::body::Body::new(RequestBody::new(b, counted)));
+        let finish = AttemptFinish {
+            telemetry: t.clone(),
+            method,
+            target: self.target.clone(),
+            start: Instant::now(),
+            sent,
+            locality: None,
+            span,
+        };
+        body::ResponseFuture::new(self.inner.call(req), Some(finish))
+    }
+}
+
+impl Finish for AttemptFinish {
+    fn on_response<B>(&mut self, response: &Response<B>) {
+        self.locality = response
+            .extensions()
+            .get::<LbLocality>()
+            .map(|l| l.0.clone());
+    }
+
+    fn finish(self, outcome: Outcome) {
+        let secs = self.start.elapsed().as_secs_f64();
+        let sent = self.sent.load(Ordering::Relaxed);
+        let base = [
+            KeyValue::new(ATTR_METHOD, self.method),
+            KeyValue::new(ATTR_TARGET, self.target),
+            KeyValue::new(ATTR_STATUS, code_name(outcome.code)),
+        ];
+        let c = &self.telemetry.client;
+        let record = |attrs: &[KeyValue]| {
+            c.attempt_duration.record(secs, attrs);
+            c.attempt_sent.record(sent, attrs);
+            c.attempt_rcvd.record(outcome.response_bytes, attrs);
+        };
+        match self.locality {
+            None => record(&base),
+            Some(l) => {
+                let [m, t, s] = base;
+                record(&[m, t, s, KeyValue::new(ATTR_LOCALITY, Value::from(l))]);
+            }
+        }
+        if let Some(cx) = &self.span {
+            spans::end(cx, &outcome);
+        }
+    }
+}

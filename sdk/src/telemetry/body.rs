@@ -1,0 +1,237 @@
+//! Body and future wrappers shared by the telemetry layers: they watch an RPC to its end.
+//!
+//! [`RequestBody`] counts the message bytes a request body yields. [`ResponseFuture`] sees the
+//! response head (or the transport error), and [`ResponseBody`] counts response message bytes and
+//! reads the final status from the trailers. Whatever ends the RPC first (trailers, end of body,
+//! body error, the body dropped early) reports one [`Outcome`] to the layer's [`Finish`], exactly
+//! once. Status rules (gRFC A66, PROTOCOL-HTTP2.md): trailers' `grpc-status`, or trailers-only
+//! headers; transport or body errors are `UNAVAILABLE`; a body dropped before its end is
+//! `CANCELLED`. These wrappers do not record metrics themselves.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::Response;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tonic::Code;
+
+use super::framing::FrameCounter;
+use super::status;
+
+/// How an RPC (call or attempt) ended, as seen by a telemetry layer.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The final status.
+    pub code: Code,
+    /// `grpc-message`, or a description of the transport failure.
+    pub message: Option<String>,
+    /// Compressed message bytes in the response body (received by a client, sent by a server).
+    pub response_bytes: u64,
+}
+
+/// What a layer does when an RPC ends: record metrics, end spans.
+pub trait Finish: Send + 'static {
+    /// Sees the response head before the body streams (e.g. to read extensions).
+    fn on_response<B>(&mut self, _response: &Response<B>) {}
+    /// Called exactly once, when the RPC ends.
+    fn finish(self, outcome: Outcome);
+}
+
+/// Watches a response to its end; reports on drop if nothing ended it before.
+struct Watch<F: Finish> {
+    finish: Option<F>,
+    frames: FrameCounter,
+    /// Status already known from the response head (trailers-only or HTTP error).
+    head: Option<Code>,
+    head_message: Option<String>,
+}
+
+impl<F: Finish> Watch<F> {
+    fn end(&mut self, code: Code, message: Option<String>) {
+        if let Some(f) = self.finish.take() {
+            f.finish(Outcome {
+                code,
+                message,
+                response_bytes: self.frames.total(),
+            });
+        }
+    }
+}
+
+impl<F: Finish> Drop for Watch<F> {
+    fn drop(&mut self) {
+        let code = self.head.unwrap_or(Code::Cancelled);
+        let message = self.head_message.take();
+        self.end(code, message);
+    }
+}
+
+pin_project! {
+    /// A response body that counts message bytes and reports the RPC's end to a [`Finish`].
+    pub struct ResponseBody<B, F: Finish> {
+        #[pin]
+        inner: B,
+        watch: Option<Watch<F>>,
+    }
+}
+
+impl<B, F: Finish> ResponseBody<B, F> {
+    /// A body that only forwards (telemetry disabled).
+    pub(crate) fn passthrough(inner: B) -> Self {
+        Self { inner, watch: None }
+    }
+}
+
+impl<B, F> Body for ResponseBody<B, F>
+where
+    B: Body<Data = Bytes>,
+    F: Finish,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = ready!(this.inner.poll_frame(cx));
+        if let Some(watch) = this.watch.as_mut() {
+            match &polled {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        watch.frames.feed(data);
+                    } else if let Some(trailers) = frame.trailers_ref() {
+                        let code = status::from_trailers(Some(trailers));
+                        watch.end(code, status::message(trailers));
+                    }
+                }
+                Some(Err(_)) => watch.end(Code::Unavailable, Some("response body failed".into())),
+                None => {
+                    let code = watch.head.unwrap_or_else(|| status::from_trailers(None));
+                    let message = watch.head_message.take();
+                    watch.end(code, message);
+                }
+            }
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// A request body that adds the message bytes it yields to a shared counter.
+    pub struct RequestBody<B> {
+        #[pin]
+        inner: B,
+        frames: FrameCounter,
+        total: Arc<AtomicU64>,
+    }
+}
+
+impl<B> RequestBody<B> {
+    pub(crate) fn new(inner: B, total: Arc<AtomicU64>) -> Self {
+        Self {
+            inner,
+            frames: FrameCounter::new(),
+            total,
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for RequestBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(frame)) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            let n = this.frames.feed(data);
+            this.total.fetch_add(n, Ordering::Relaxed);
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// The future of a telemetry layer: resolves to the response with its body watched. Dropped
+    /// before the response head arrives, it reports `CANCELLED`.
+    pub struct ResponseFuture<Fut, F: Finish> {
+        #[pin]
+        inner: Fut,
+        watch: Option<Watch<F>>,
+    }
+}
+
+impl<Fut, F: Finish> ResponseFuture<Fut, F> {
+    pub(crate) fn new(inner: Fut, finish: Option<F>) -> Self {
+        let watch = finish.map(|f| Watch {
+            finish: Some(f),
+            frames: FrameCounter::new(),
+            head: None,
+            head_message: None,
+        });
+        Self { inner, watch }
+    }
+}
+
+impl<Fut, B, E, F> Future for ResponseFuture<Fut, F>
+where
+    Fut: Future<Output = Result<Response<B>, E>>,
+    F: Finish,
+{
+    type Output = Result<Response<ResponseBody<B, F>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        let Some(mut watch) = this.watch.take() else {
+            return Poll::Ready(result.map(|r| r.map(ResponseBody::passthrough)));
+        };
+        match result {
+            Ok(response) => {
+                if let Some(f) = watch.finish.as_mut() {
+                    f.on_response(&response);
+                }
+                watch.head = status::from_response_head(response.status(), response.headers());
+                if watch.head.is_some() {
+                    watch.head_message = status::message(response.headers());
+                }
+                Poll::Ready(Ok(response.map(|inner| ResponseBody {
+                    inner,
+                    watch: Some(watch),
+                })))
+            }
+            Err(e) => {
+                watch.end(Code::Unavailable, Some("transport error".into()));
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Client call telemetry: `grpc.client.call.duration` and the call span (gRFC A66, A72).
+//!
+//! The outermost layer of the per-RPC client stack: its duration covers every attempt, retry
+//! backoff and injected delay, up to the moment the response trailers (or an error) reach the
+//! application. It starts the call span (child of the OTel current context) and hands it to the
+//! attempt layer below through an [`OtelContext`] request extension. It does not count sizes
+//! (attempts do) and does not touch the request body.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use opentelemetry::trace::SpanKind;
+use opentelemetry::{KeyValue, Value};
+use tokio::time::Instant;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::body::{self, Finish, Outcome};
+use super::handle::{Inner, Telemetry};
+use super::names::{ATTR_METHOD, ATTR_STATUS, ATTR_TARGET};
+use super::spans::{self, OtelContext};
+use super::status::code_name;
+
+/// Layer adding call metrics and the call span around a client service.
+#[derive(Debug, Clone)]
+pub struct CallMetricsLayer {
+    telemetry: Telemetry,
+    target: Value,
+}
+
+/// The service made by [`CallMetricsLayer`].
+#[derive(Debug, Clone)]
+pub struct CallMetrics<S> {
+    inner: S,
+    telemetry: Telemetry,
+    target: Value,
+}
+
+/// What the call layer records when a call ends.
+pub struct CallFinish {
+    telemetry: Arc<Inner>,
+    method: Value,
+    target: Value,
+    start: Instant,
+    span: Option<opentelemetry::Context>,
+}
+
+/// The call layer's response future.
+pub type CallFuture<F> = body::ResponseFuture<F, CallFinish>;
+/// The call layer's response body.
+pub type CallBody<B> = body::ResponseBody<B, CallFinish>;
+
+impl CallMetricsLayer {
+    /// Call telemetry for the channel `target` (canonical, with scheme: `xds:///greeter:50051`,
+    /// `dns:///localhost:50051`); it becomes the `grpc.target` attribute.
+    pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
+        Self {
+            telemetry: telemetry.clone(),
+            target: Value::from(Arc::<str>::from(target.into())),
+        }
+    }
+}
+
+impl<S> Layer<S> for CallMetricsLayer {
+    type Service = CallMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallMetrics {
+            inner,
+            telemetry: self.telemetry.clone(),
+            target: self.target.clone(),
+        }
+    }
+}
+
+impl<S, B, RB> Service<Request<B>> for CallMetrics<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+{
+    type Response = Response<CallBody<RB>>;
+    type Error = S::Error;
+    type Future = CallFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let Some(t) = self.telemetry.inner() else {
+            return body::ResponseFuture::new(self.inner.call(req), None);
+        };
+        let method = t.methods.attribute(req.uri().path());
+        let span = t.tracer.as_ref().map(|tracer| {
+            let parent = opentelemetry::Context::current();
+            let name = method.as_str().into_owned();
+            let cx = spans::start(tracer, name, SpanKind::Client, &method, &[], &parent);
+            req.extensions_mut().insert(OtelContext(cx.clone()));
+            cx
+        });
+        let finish = CallFinish {
+            telemetry: t.clone(),
+            method,
+            target: self.target.clone(),
+            start: Instant::now(),
+            span,
+        };
+        body::ResponseFuture::new(self.inner.call(req), Some(finish))
+    }
+}
+
+impl Finish for CallFinish {
+    fn finish(self, outcome: Outcome) {
+        let attrs = [
+            KeyValue::new(ATTR_METHOD, self.method),
+            KeyValue::new(ATTR_TARGET, self.target),
+            KeyValue::new(ATTR_STATUS, code_name(outcome.code)),
+        ];
+        let secs = self.start.elapsed().as_secs_f64();
+        self.telemetry.client.call_duration.record(secs, &attrs);
+        if let Some(cx) = &self.span {
+            spans::end(cx, &outcome);
+        }
+    }
+}

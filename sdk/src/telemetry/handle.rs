@@ -1,0 +1,178 @@
+//! The [`Telemetry`] handle: instruments, tracer, propagator and exporters of one process.
+//!
+//! A `Telemetry` is cheap to clone and shared by every channel and server layer. It owns the
+//! meter and tracer providers it built (OTLP push, Prometheus pull) or uses the user's / the
+//! global ones. [`Telemetry::disabled`] holds nothing: layers then forward requests untouched.
+//! Building exporters lives in `builder`; rendering Prometheus text in `prometheus`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+use super::builder::TelemetryBuilder;
+use super::error::TelemetryError;
+use super::instruments::{ClientInstruments, ServerInstruments};
+use super::mesh::MeshMetrics;
+use super::method::MethodRegistry;
+use super::prometheus::PrometheusReader;
+
+/// Process-wide telemetry: gRFC A66 metrics, spans, trace propagation and exporters.
+///
+/// ```
+/// # fn main() -> Result<(), meshwork::telemetry::TelemetryError> {
+/// use meshwork::telemetry::{MethodRegistry, Telemetry};
+/// let telemetry = Telemetry::builder()
+///     .service_name("greeter-client")
+///     .prometheus(true)
+///     .methods(MethodRegistry::none().service("helloworld.Greeter"))
+///     .build()?;
+/// assert!(telemetry.prometheus_text().is_empty());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct Telemetry {
+    inner: Option<Arc<Inner>>,
+}
+
+/// What an enabled `Telemetry` holds; read by the layers.
+pub(crate) struct Inner {
+    pub client: ClientInstruments,
+    pub server: ServerInstruments,
+    pub mesh: MeshMetrics,
+    pub tracer: Option<BoxedTracer>,
+    pub propagator: Box<dyn TextMapPropagator + Send + Sync>,
+    pub methods: MethodRegistry,
+    pub meter_provider: Option<SdkMeterProvider>,
+    pub tracer_provider: Option<SdkTracerProvider>,
+    pub prometheus: Option<PrometheusReader>,
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            None => f.write_str("Telemetry(disabled)"),
+            Some(i) => f
+                .debug_struct("Telemetry")
+                .field("tracing", &i.tracer.is_some())
+                .field("prometheus", &i.prometheus.is_some())
+                .field("own_meter_provider", &i.meter_provider.is_some())
+                .finish(),
+        }
+    }
+}
+
+impl Telemetry {
+    /// Telemetry that records nothing; layers built from it only forward (near-zero cost).
+    pub fn disabled() -> Self {
+        Self { inner: None }
+    }
+
+    /// A builder for telemetry configured in code.
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder::new()
+    }
+
+    /// Telemetry configured from the standard OpenTelemetry environment variables.
+    ///
+    /// - `OTEL_SDK_DISABLED=true`: [`Telemetry::disabled`].
+    /// - `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`: push metrics over
+    ///   OTLP/gRPC every `OTEL_METRIC_EXPORT_INTERVAL` ms (default 60 s); headers, timeout and
+    ///   compression come from the usual `OTEL_EXPORTER_OTLP_*` variables (opentelemetry-otlp
+    ///   reads them).
+    /// - `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: export spans.
+    /// - `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES`: the resource.
+    ///
+    /// The Prometheus reader is always on, so [`Telemetry::prometheus_text`] works. Must run
+    /// inside a Tokio runtime when an OTLP endpoint is set.
+    pub fn from_env() -> Result<Self, TelemetryError> {
+        TelemetryBuilder::from_env().build()
+    }
+
+    pub(crate) fn from_inner(inner: Inner) -> Self {
+        Self {
+            inner: Some(Arc::new(inner)),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> Option<&Arc<Inner>> {
+        self.inner.as_ref()
+    }
+
+    /// Whether anything is recorded.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Whether spans are made (a tracer is configured).
+    pub fn is_tracing(&self) -> bool {
+        self.inner.as_ref().is_some_and(|i| i.tracer.is_some())
+    }
+
+    /// Record functions for xDS client and mesh metrics (no-ops when disabled).
+    pub fn mesh(&self) -> MeshMetrics {
+        self.inner
+            .as_ref()
+            .map(|i| i.mesh.clone())
+            .unwrap_or_default()
+    }
+
+    /// The method registry the layers use for `grpc.method` (`None` when disabled).
+    pub fn methods(&self) -> Option<&MethodRegistry> {
+        self.inner.as_ref().map(|i| &i.methods)
+    }
+
+    /// The meter provider Meshwork built or was given (`None` for global / disabled).
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.inner.as_ref().and_then(|i| i.meter_provider.as_ref())
+    }
+
+    /// The current metrics in Prometheus text format 0.0.4, for an admin `/metrics` endpoint.
+    ///
+    /// Empty when telemetry is disabled, the Prometheus reader is off, or metrics go to a
+    /// provider Meshwork did not build. A collection error is rendered as a comment line.
+    pub fn prometheus_text(&self) -> String {
+        match self.inner.as_ref().and_then(|i| i.prometheus.as_ref()) {
+            None => String::new(),
+            Some(reader) => reader
+                .render()
+                .unwrap_or_else(|e| format!("# metrics collection failed: {e}\n")),
+        }
+    }
+
+    /// Exports everything recorded so far (finished spans, then metrics) and waits for it.
+    ///
+    /// Blocks the calling thread: from async code, call it inside `spawn_blocking`.
+    pub fn force_flush(&self) -> Result<(), TelemetryError> {
+        let Some(i) = &self.inner else { return Ok(()) };
+        if let Some(p) = &i.tracer_provider {
+            p.force_flush().map_err(|e| flush_error("traces", e))?;
+        }
+        if let Some(p) = &i.meter_provider {
+            p.force_flush().map_err(|e| flush_error("metrics", e))?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and stops the exporters. Blocks like [`Telemetry::force_flush`].
+    pub fn shutdown(&self) -> Result<(), TelemetryError> {
+        let Some(i) = &self.inner else { return Ok(()) };
+        if let Some(p) = &i.tracer_provider {
+            p.shutdown().map_err(|e| flush_error("traces", e))?;
+        }
+        if let Some(p) = &i.meter_provider {
+            p.shutdown().map_err(|e| flush_error("metrics", e))?;
+        }
+        Ok(())
+    }
+}
+
+fn flush_error(signal: &'static str, e: impl fmt::Display) -> TelemetryError {
+    TelemetryError::Flush {
+        signal,
+        reason: e.to_string(),
+    }
+}

@@ -1,0 +1,350 @@
+//! Layer tests over in-memory services: status, sizes, durations (paused time) and span links.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::{Body, Frame};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
+
+use super::*;
+
+/// A body made of queued frames.
+struct Frames(VecDeque<Frame<Bytes>>);
+
+impl Body for Frames {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(Ok))
+    }
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn grpc_frame(len: usize) -> Frame<Bytes> {
+    let mut v = vec![0u8];
+    v.extend_from_slice(&(len as u32).to_be_bytes());
+    v.extend(std::iter::repeat_n(7u8, len));
+    Frame::data(Bytes::from(v))
+}
+
+fn trailers(code: &'static str) -> Frame<Bytes> {
+    let mut t = HeaderMap::new();
+    t.insert("grpc-status", HeaderValue::from_static(code));
+    Frame::trailers(t)
+}
+
+fn request(path: &str, body_len: usize) -> Request<Frames> {
+    let mut req = Request::new(Frames(VecDeque::from([grpc_frame(body_len)])));
+    *req.uri_mut() = format!("http://test{path}").parse().unwrap_or_default();
+    req
+}
+
+async fn drain<B: Body>(body: B) -> Option<HeaderMap> {
+    let mut body = Box::pin(body);
+    let mut trailers = None;
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        if let Ok(f) = frame
+            && let Ok(t) = f.into_trailers()
+        {
+            trailers = Some(t);
+        }
+    }
+    trailers
+}
+
+/// Reads the body (so request sizes are counted), waits `delay`, answers a `reply`-byte message
+/// and `code` in the trailers.
+async fn handler(
+    req: Request<tonic::body::Body>,
+    delay: Duration,
+    reply: usize,
+    code: &'static str,
+) -> Result<Response<Frames>, Infallible> {
+    drain(req.into_body()).await;
+    tokio::time::sleep(delay).await;
+    Ok(Response::new(Frames(VecDeque::from([
+        grpc_frame(reply),
+        trailers(code),
+    ]))))
+}
+
+fn telemetry() -> Telemetry {
+    Telemetry::builder()
+        .methods(MethodRegistry::none().service("pkg.Svc"))
+        .build()
+        .unwrap_or_default()
+}
+
+/// The value of the sample `name{...}` whose labels contain every `label`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| labels.iter().all(|want| l.contains(want)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_records_sizes_status_and_duration() {
+    let t = telemetry();
+    let svc = ServiceBuilder::new()
+        .layer(AttemptMetricsLayer::new(&t, "dns:///svc:1"))
+        .service(service_fn(|r| {
+            handler(r, Duration::from_millis(30), 7, "0")
+        }));
+    let response = svc.oneshot(request("/pkg.Svc/Do", 10)).await;
+    let trailers = drain(
+        response
+            .map(Response::into_body)
+            .unwrap_or_else(|e| match e {}),
+    )
+    .await;
+    assert!(trailers.is_some(), "trailers reach the caller unchanged");
+
+    let text = t.prometheus_text();
+    let ok = [
+        "grpc_method=\"pkg.Svc/Do\"",
+        "grpc_status=\"OK\"",
+        "grpc_target=\"dns:///svc:1\"",
+    ];
+    let started = "grpc_client_attempt_started_total";
+    assert_eq!(sample(&text, started, &ok[..1]), Some(1.0), "{text}");
+    let sent = "grpc_client_attempt_sent_total_compressed_message_size_bytes_sum";
+    let rcvd = "grpc_client_attempt_rcvd_total_compressed_message_size_bytes_sum";
+    assert_eq!(sample(&text, sent, &ok), Some(10.0), "{text}");
+    assert_eq!(sample(&text, rcvd, &ok), Some(7.0), "{text}");
+    let duration = "grpc_client_attempt_duration_seconds_sum";
+    assert_eq!(sample(&text, duration, &ok), Some(0.03), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn unlisted_method_is_other_and_error_status_is_named() {
+    let t = telemetry();
+    let svc = ServiceBuilder::new()
+        .layer(CallMetricsLayer::new(&t, "dns:///svc:1"))
+        .service(service_fn(|r: Request<Frames>| async move {
+            drain(r.into_body()).await;
+            Ok::<_, Infallible>(Response::new(Frames(VecDeque::from([trailers("14")]))))
+        }));
+    let response = svc.oneshot(request("/evil.Scan/Probe", 1)).await;
+    drain(
+        response
+            .map(Response::into_body)
+            .unwrap_or_else(|e| match e {}),
+    )
+    .await;
+    let text = t.prometheus_text();
+    let labels = ["grpc_method=\"other\"", "grpc_status=\"UNAVAILABLE\""];
+    let count = "grpc_client_call_duration_seconds_count";
+    assert_eq!(sample(&text, count, &labels), Some(1.0), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_body_is_cancelled_and_trailers_only_keeps_its_status() {
+    let t = telemetry();
+    let layer = AttemptMetricsLayer::new(&t, "dns:///svc:1");
+    // The caller drops the body before its end.
+    let svc = layer.layer(service_fn(|r| handler(r, Duration::ZERO, 3, "0")));
+    drop(svc.oneshot(request("/pkg.Svc/A", 1)).await);
+    // A trailers-only response: status in the headers, empty body never polled.
+    let svc = layer.layer(service_fn(|_r: Request<tonic::body::Body>| async {
+        let mut response = Response::new(Frames(VecDeque::new()));
+        response
+            .headers_mut()
+            .insert("grpc-status", HeaderValue::from_static("5"));
+        Ok::<_, Infallible>(response)
+    }));
+    drop(svc.oneshot(request("/pkg.Svc/B", 1)).await);
+    // The transport fails.
+    let svc = layer.layer(service_fn(|_r: Request<tonic::body::Body>| async {
+        Err::<Response<Frames>, _>(std::io::Error::other("connection refused"))
+    }));
+    assert!(svc.oneshot(request("/pkg.Svc/C", 1)).await.is_err());
+
+    let text = t.prometheus_text();
+    let count = "grpc_client_attempt_duration_seconds_count";
+    let of = |m: &str, s: &str| {
+        sample(
+            &text,
+            count,
+            &[
+                &format!("grpc_method=\"pkg.Svc/{m}\""),
+                &format!("grpc_status=\"{s}\""),
+            ],
+        )
+    };
+    assert_eq!(of("A", "CANCELLED"), Some(1.0), "{text}");
+    assert_eq!(of("B", "NOT_FOUND"), Some(1.0), "{text}");
+    assert_eq!(of("C", "UNAVAILABLE"), Some(1.0), "{text}");
+}
+
+#[tokio::test]
+async fn disabled_telemetry_only_forwards() {
+    let t = Telemetry::disabled();
+    let svc = ServiceBuilder::new()
+        .layer(CallMetricsLayer::new(&t, "dns:///svc:1"))
+        .layer(AttemptMetricsLayer::new(&t, "dns:///svc:1"))
+        .service(service_fn(|r| handler(r, Duration::ZERO, 4, "0")));
+    let response = svc.oneshot(request("/pkg.Svc/Do", 2)).await;
+    let trailers = drain(
+        response
+            .map(Response::into_body)
+            .unwrap_or_else(|e| match e {}),
+    )
+    .await;
+    let status = trailers.as_ref().and_then(status::from_headers);
+    assert_eq!(status, Some(tonic::Code::Ok));
+    assert_eq!(t.prometheus_text(), "");
+}
+
+#[tokio::test]
+async fn spans_link_call_attempt_and_server_through_traceparent() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let t = Telemetry::builder()
+        .tracer_provider(provider.clone())
+        .build()
+        .unwrap_or_default();
+    let server = ServerMetricsLayer::new(&t).layer(service_fn(|r: Request<tonic::body::Body>| {
+        let has_context = r.extensions().get::<OtelContext>().is_some();
+        async move {
+            assert!(has_context, "handlers see the server span context");
+            handler(r, Duration::ZERO, 1, "0").await
+        }
+    }));
+    let client = ServiceBuilder::new()
+        .layer(CallMetricsLayer::new(&t, "dns:///svc:1"))
+        .layer(AttemptMetricsLayer::new(&t, "dns:///svc:1"))
+        .service(service_fn(move |r: Request<tonic::body::Body>| {
+            let server = server.clone();
+            async move {
+                assert!(r.headers().contains_key("traceparent"));
+                let response = server.oneshot(r).await?;
+                Ok::<_, Infallible>(response)
+            }
+        }));
+    let response = client.oneshot(request("/pkg.Svc/Do", 2)).await;
+    drain(
+        response
+            .map(Response::into_body)
+            .unwrap_or_else(|e| match e {}),
+    )
+    .await;
+
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    use opentelemetry::trace::SpanKind;
+    let (Some(call), Some(attempt), Some(server)) = (
+        spans
+            .iter()
+            .find(|s| s.name == "pkg.Svc/Do" && s.span_kind == SpanKind::Client),
+        spans.iter().find(|s| s.name == "Attempt.pkg.Svc.Do"),
+        spans.iter().find(|s| s.span_kind == SpanKind::Server),
+    ) else {
+        panic!("expected call, attempt and server spans, got {spans:?}");
+    };
+    assert_eq!(attempt.parent_span_id, call.span_context.span_id());
+    assert_eq!(server.parent_span_id, attempt.span_context.span_id());
+    assert_eq!(server.span_context.trace_id(), call.span_context.trace_id());
+    assert_eq!(call.status, opentelemetry::trace::Status::Ok);
+}
+
+#[test]
+fn otlp_outside_a_runtime_is_an_error_not_a_panic() {
+    let built = Telemetry::builder()
+        .otlp_endpoint("http://127.0.0.1:4317")
+        .build();
+    assert!(matches!(built, Err(TelemetryError::NoRuntime)), "{built:?}");
+}
+
+#[tokio::test]
+async fn a_bad_otlp_endpoint_says_which_and_why() {
+    let built = Telemetry::builder()
+        .otlp_metrics_endpoint("not a url")
+        .build();
+    let Err(err) = built else {
+        panic!("`not a url` must be refused");
+    };
+    let text = err.to_string();
+    assert!(
+        text.contains("`not a url`") && text.contains("metrics"),
+        "{text}"
+    );
+}
+
+#[test]
+fn mesh_metrics_reach_the_prometheus_text() {
+    let t = telemetry();
+    let mesh = t.mesh();
+    mesh.xds_connected("xds:///greeter", "xds.example:443", true);
+    mesh.xds_resource_updates(
+        "xds:///greeter",
+        "xds.example:443",
+        "envoy.config.listener.v3.Listener",
+        2,
+        1,
+    );
+    mesh.breaker_overflow("xds:///greeter", "greeter-v1");
+    mesh.fault_injected("xds:///greeter", "greeter-v1", FaultKind::Abort);
+    mesh.outlier_ejection("xds:///greeter", "greeter-v1");
+    mesh.retry_budget_exhausted("xds:///greeter", "greeter-v1");
+    let text = t.prometheus_text();
+    let cluster = "meshwork_cluster=\"greeter-v1\"";
+    assert_eq!(
+        sample(
+            &text,
+            "grpc_xds_client_connected",
+            &["grpc_xds_server=\"xds.example:443\""]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "grpc_xds_client_resource_updates_valid_total", &[]),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "grpc_xds_client_resource_updates_invalid_total", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "meshwork_breaker_overflows_total", &[cluster]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "meshwork_fault_injected_total",
+            &[cluster, "meshwork_fault_kind=\"abort\""]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "meshwork_outlier_ejections_total", &[cluster]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "meshwork_retry_budget_exhausted_total", &[cluster]),
+        Some(1.0),
+        "{text}"
+    );
+    // Disabled mesh metrics take the same calls and record nothing.
+    Telemetry::disabled().mesh().breaker_overflow("t", "c");
+}

@@ -1,0 +1,366 @@
+//! The admin endpoint end to end: a tonic admin client against `Mesh::serve_admin` over
+//! loopback, with the dev control plane and real greeter backends.
+//!
+//! Covers runtime fault rules (client side through a channel, server side through the server
+//! layer), their time-to-live, authentication of mutations, the Watch stream's fault and NACK
+//! events, CSDS after an update and a NACK, and the refusal of a non-loopback bind without a
+//! token. Waits are bounded polls, never fixed sleeps.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use meshwork::Mesh;
+use meshwork::admin::{AdminError, AdminHandle, AdminOptions};
+use meshwork::xds::resource::ResourceKind;
+use meshwork_examples::greeter::GreeterBackend;
+use meshwork_examples::xds_server::translate::to_any;
+use meshwork_proto::admin::v1 as pb;
+use meshwork_proto::admin::v1::admin_client::AdminClient;
+use meshwork_proto::envoy::config::listener::v3::Listener as ProtoListener;
+use meshwork_proto::envoy::service::status::v3::ClientStatusRequest;
+use meshwork_proto::envoy::service::status::v3::client_status_discovery_service_client::ClientStatusDiscoveryServiceClient;
+use meshwork_proto::helloworld::HelloRequest;
+use meshwork_proto::helloworld::greeter_client::GreeterClient;
+use meshwork_tests::backend::Backends;
+use meshwork_tests::{mesh_for, start_control_plane};
+use tokio::time::Instant;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+const TOKEN: &str = "test-admin-token";
+const WAIT: Duration = Duration::from_secs(10);
+const LISTENER: &str = "greeter:50051";
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn serve(mesh: &Mesh) -> Result<(AdminHandle, AdminClient<Channel>)> {
+    let options = AdminOptions {
+        token: Some(TOKEN.into()),
+        ..AdminOptions::default()
+    };
+    let handle = mesh.serve_admin(loopback(), options).await?;
+    let client = AdminClient::connect(format!("http://{}", handle.local_addr())).await?;
+    Ok((handle, client))
+}
+
+fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = MetadataValue::try_from(format!("Bearer {token}"))
+        .unwrap_or_else(|_| MetadataValue::from_static("Bearer not-ascii"));
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+fn rule(scope: pb::fault_scope::Scope, code: Code, ttl_ms: Option<u64>) -> pb::SetFaultRequest {
+    pb::SetFaultRequest {
+        spec: Some(pb::FaultRuleSpec {
+            scope: Some(pb::FaultScope { scope: Some(scope) }),
+            delay_ms: 0,
+            abort_code: Some(code as i32),
+            percentage: 100.0,
+            ttl_ms,
+        }),
+    }
+}
+
+fn hello() -> HelloRequest {
+    HelloRequest {
+        name: "admin-test".into(),
+    }
+}
+
+/// Polls `check` every 20 ms until it yields a value, for at most `within`.
+async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        if Instant::now() >= deadline {
+            bail!("{what} did not happen within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The next Watch event matching `pick`, within `within`.
+async fn next_event<T>(
+    stream: &mut tonic::Streaming<pb::WatchUpdate>,
+    within: Duration,
+    mut pick: impl FnMut(&pb::event::Kind) -> Option<T>,
+) -> Result<T> {
+    tokio::time::timeout(within, async {
+        while let Some(update) = stream.next().await {
+            if let Some(pb::watch_update::Update::Event(pb::Event { kind: Some(k), .. })) =
+                update?.update
+                && let Some(found) = pick(&k)
+            {
+                return Ok(found);
+            }
+        }
+        bail!("the watch stream ended")
+    })
+    .await
+    .context("no matching watch event in time")?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_rule_applies_to_the_next_rpc_and_expires_at_its_ttl() -> Result<()> {
+    let backends = Backends::start(2).await?;
+    let cp = start_control_plane(backends.mesh().build()?).await?;
+    let mesh = mesh_for(&cp, "admin-ttl", 5)?;
+    let target = backends.mesh().target();
+    let mut greeter = GreeterClient::new(mesh.channel(&target).await?);
+    greeter.say_hello(hello()).await?;
+    let (_admin, mut admin) = serve(&mesh).await?;
+
+    let scope = pb::fault_scope::Scope::ClientTarget(target.clone());
+    let set_at = Instant::now();
+    let set = admin
+        .set_fault(authed(
+            rule(scope, Code::ResourceExhausted, Some(1500)),
+            TOKEN,
+        ))
+        .await?
+        .into_inner();
+    let id = set.rule.context("SetFault returns the rule")?.id;
+    let status = greeter.say_hello(hello()).await.expect_err("faulted");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let listed = admin
+        .list_faults(pb::ListFaultsRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(listed.rules.len(), 1);
+    assert_eq!(listed.rules[0].id, id);
+    assert!(listed.rules[0].injected >= 1);
+
+    eventually(WAIT, "the rule expiring", || {
+        let mut g = greeter.clone();
+        async move { g.say_hello(hello()).await.ok() }
+    })
+    .await?;
+    let lived = set_at.elapsed();
+    assert!(
+        lived >= Duration::from_millis(1400),
+        "expired after {lived:?}"
+    );
+    let listed = admin
+        .list_faults(pb::ListFaultsRequest {})
+        .await?
+        .into_inner();
+    assert!(listed.rules.is_empty(), "{listed:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_side_rule_makes_callers_see_the_fault() -> Result<()> {
+    // A server process without a control plane: the Mesh gives it the server layer and admin.
+    let server_mesh = Mesh::builder().service_name("greeter-server").build()?;
+    let listener = tokio::net::TcpListener::bind(loopback()).await?;
+    let addr = listener.local_addr()?;
+    let router = tonic::transport::Server::builder()
+        .layer(server_mesh.server_layer())
+        .add_service(server_mesh.health().service())
+        .add_service(GreeterBackend::new("s0").into_service());
+    let server = tokio::spawn(
+        router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let (_admin, mut admin) = serve(&server_mesh).await?;
+    let mut caller = GreeterClient::connect(format!("http://{addr}")).await?;
+    caller.say_hello(hello()).await?;
+
+    let scope = pb::fault_scope::Scope::ServerMethod("helloworld.Greeter/*".into());
+    let set = admin
+        .set_fault(authed(rule(scope, Code::Unavailable, None), TOKEN))
+        .await?
+        .into_inner();
+    let status = caller.say_hello(hello()).await.expect_err("faulted");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("runtime rule"), "{status:?}");
+
+    let id = set.rule.context("rule")?.id;
+    admin
+        .clear_fault(authed(pb::ClearFaultRequest { id }, TOKEN))
+        .await?;
+    caller.say_hello(hello()).await?;
+    let info = admin.get_info(pb::GetInfoRequest {}).await?.into_inner();
+    assert_eq!(info.service_name, "greeter-server");
+    assert!(info.xds_servers.is_empty());
+    server.abort();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutations_without_the_right_token_are_refused_and_change_nothing() -> Result<()> {
+    let mesh = Mesh::builder().build()?;
+    let (_admin, mut admin) = serve(&mesh).await?;
+    let scope = || pb::fault_scope::Scope::ClientMethod("/helloworld.Greeter/SayHello".into());
+
+    let anonymous = admin
+        .set_fault(rule(scope(), Code::Unavailable, None))
+        .await
+        .expect_err("no token");
+    assert_eq!(anonymous.code(), Code::Unauthenticated, "{anonymous:?}");
+    let wrong = admin
+        .set_fault(authed(rule(scope(), Code::Unavailable, None), "guess"))
+        .await
+        .expect_err("wrong token");
+    assert_eq!(wrong.code(), Code::PermissionDenied, "{wrong:?}");
+    let clear = admin
+        .clear_fault(authed(pb::ClearFaultRequest { id: 1 }, "guess"))
+        .await
+        .expect_err("wrong token");
+    assert_eq!(clear.code(), Code::PermissionDenied);
+    assert!(mesh.faults().list().is_empty(), "nothing was installed");
+
+    // Reads are open, and a bad request names its field.
+    let listed = admin
+        .list_faults(pb::ListFaultsRequest {})
+        .await?
+        .into_inner();
+    assert!(listed.rules.is_empty());
+    admin
+        .get_snapshot(pb::GetSnapshotRequest::default())
+        .await?;
+    let mut bad = rule(scope(), Code::Unavailable, None);
+    if let Some(spec) = bad.spec.as_mut() {
+        spec.percentage = 150.0;
+    }
+    let invalid = admin.set_fault(authed(bad, TOKEN)).await.expect_err("bad");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    assert!(invalid.message().contains("spec.percentage"), "{invalid:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_reports_fault_changes_and_nacks_and_csds_shows_per_resource_status() -> Result<()> {
+    let backends = Backends::start(1).await?;
+    let cp = start_control_plane(backends.mesh().build()?).await?;
+    let mesh = mesh_for(&cp, "admin-watch", 9)?;
+    let target = backends.mesh().target();
+    let mut greeter = GreeterClient::new(mesh.channel(&target).await?);
+    greeter.say_hello(hello()).await?;
+    let (admin_handle, mut admin) = serve(&mesh).await?;
+    let mut csds = ClientStatusDiscoveryServiceClient::connect(format!(
+        "http://{}",
+        admin_handle.local_addr()
+    ))
+    .await?;
+
+    // After the update: every resource ACKed.
+    let status = csds
+        .fetch_client_status(ClientStatusRequest::default())
+        .await?
+        .into_inner();
+    let listener_status =
+        |response: &meshwork_proto::envoy::service::status::v3::ClientStatusResponse| {
+            response.config.first().and_then(|c| {
+                c.generic_xds_configs
+                    .iter()
+                    .find(|g| g.type_url == ResourceKind::Listener.type_url() && g.name == LISTENER)
+                    .cloned()
+            })
+        };
+    let entry = listener_status(&status).context("the listener is in the dump")?;
+    assert_eq!(entry.client_status, 3, "ACKED: {entry:?}");
+    assert_eq!(
+        status.config[0].node.as_ref().map(|n| n.id.as_str()),
+        Some("admin-watch")
+    );
+
+    // The snapshot shows the target and its endpoint.
+    let snapshot = admin
+        .get_snapshot(pb::GetSnapshotRequest::default())
+        .await?
+        .into_inner();
+    let t = snapshot
+        .targets
+        .iter()
+        .find(|t| t.name == target)
+        .context("target")?;
+    assert_eq!(t.state, pb::TargetState::Ready as i32);
+    assert_eq!(
+        t.clusters[0].endpoints[0].address,
+        backends[0].addr().to_string()
+    );
+
+    let interval = Duration::from_millis(200);
+    let mut watch = admin
+        .watch(pb::WatchRequest {
+            interval: Some(meshwork_proto::google::protobuf::Duration {
+                seconds: 0,
+                nanos: 200_000_000,
+            }),
+            snapshot: None,
+        })
+        .await?
+        .into_inner();
+
+    let scope = pb::fault_scope::Scope::ClientCluster("greeter".into());
+    admin
+        .set_fault(authed(rule(scope, Code::Aborted, Some(60_000)), TOKEN))
+        .await?;
+    let change = next_event(&mut watch, interval * 2, |k| match k {
+        pb::event::Kind::FaultRuleChanged(c) => Some(c.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(change.change, pb::FaultRuleChange::Set as i32);
+
+    let bad = to_any(&ProtoListener {
+        name: LISTENER.to_string(),
+        ..Default::default()
+    });
+    let version = cp.set_raw(ResourceKind::Listener.type_url(), LISTENER, bad);
+    let nack = next_event(&mut watch, WAIT, |k| match k {
+        pb::event::Kind::XdsNack(n) if n.name == LISTENER => Some(n.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(nack.version, version.to_string());
+    assert!(nack.message.contains(LISTENER), "{nack:?}");
+
+    let entry = listener_status(
+        &csds
+            .fetch_client_status(ClientStatusRequest::default())
+            .await?
+            .into_inner(),
+    )
+    .context("listener after the NACK")?;
+    assert_eq!(entry.client_status, 4, "NACKED: {entry:?}");
+    let error = entry.error_state.context("a NACK has an error state")?;
+    assert_eq!(error.version_info, version.to_string());
+    assert!(
+        entry.xds_config.is_some(),
+        "the last good listener is still served"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_non_loopback_bind_without_a_token_is_refused() -> Result<()> {
+    let mesh = Mesh::builder().build()?;
+    let addr = SocketAddr::from(([0, 0, 0, 0], 0));
+    match mesh.serve_admin(addr, AdminOptions::default()).await {
+        Err(error @ AdminError::InsecureBind { .. }) => {
+            let text = error.to_string();
+            assert!(
+                text.contains("0.0.0.0:0") && text.contains("MESHWORK_ADMIN_TOKEN"),
+                "{text}"
+            );
+            Ok(())
+        }
+        Err(other) => bail!("refused for the wrong reason: {other}"),
+        Ok(_) => bail!("a non-loopback admin endpoint without a token was started"),
+    }
+}
