@@ -9,7 +9,7 @@ mod harness;
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
-use harness::{codes_between, control_plane, endpoints_yaml, names, start_backends, start_client};
+use harness::{control_plane, endpoints_yaml, names, start_backends, start_client};
 
 const TARGET: &str = "xds:///interop-test:8080";
 const CONVERGE: Duration = Duration::from_secs(20);

@@ -295,13 +295,14 @@ async fn affinity() -> Result<()> {
             "same header should pin one peer; last {r:?}"
         );
     }
-    client.configure(&[RpcType::UnaryCall], &[], 0).await?;
-    client.stats(10, 5).await?;
-    let r = client.stats(100, 10).await?;
-    ensure!(r.num_failures == 0, "{r:?}");
+    // Stickiness: the same key keeps landing on the same backend.
+    let first = client.stats(100, 10).await?;
+    let second = client.stats(100, 10).await?;
     ensure!(
-        r.rpcs_by_peer.len() == 3,
-        "without the header RPCs spread over 3 backends: {r:?}"
+        first.num_failures == 0
+            && first.rpcs_by_peer.len() == 1
+            && first.rpcs_by_peer == second.rpcs_by_peer,
+        "one key should stay on one backend: {first:?} then {second:?}"
     );
     Ok(())
 }

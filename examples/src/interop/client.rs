@@ -159,6 +159,13 @@ pub async fn run(
     for _ in 0..args.num_channels.max(1) {
         channels.push(mesh.channel(&args.server).await.map_err(channel_err)?);
     }
+    let xds_client = mesh.xds_client().cloned().ok_or_else(|| {
+        ClientError::Unsupported(
+            "the bootstrap names no xDS server, so there is nothing for CSDS to report; set \
+             GRPC_XDS_BOOTSTRAP to a bootstrap with xds_servers"
+                .to_owned(),
+        )
+    })?;
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
     let stats = StatsHub::default();
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, args.stats_port));
@@ -178,7 +185,7 @@ pub async fn run(
             },
         ))
         .add_service(ClientStatusDiscoveryServiceServer::new(CsdsService::new(
-            mesh.xds_client().clone(),
+            xds_client,
         )))
         .serve(addr);
     tracing::info!(target = %args.server, %addr, "xds-interop-client started");
