@@ -106,3 +106,81 @@ impl ClientStatusDiscoveryService for CsdsService {
         Ok(Response::new(self.status()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use meshwork::xds::resource::ResourceKind;
+    use meshwork::xds::{ResourceDump, ResourceStatus, UpdateFailure};
+    use meshwork_proto::envoy::config::core::v3::Node;
+
+    use super::*;
+
+    #[test]
+    fn each_resource_becomes_a_generic_config_with_status_and_wall_clock_times() {
+        let taken_at = Instant::now();
+        let updated = taken_at.checked_sub(Duration::from_secs(10)).unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let dump = ConfigDump {
+            node: Node {
+                id: "interop-client".into(),
+                ..Node::default()
+            },
+            server_uri: "127.0.0.1:1".into(),
+            taken_at,
+            resources: vec![
+                ResourceDump {
+                    kind: ResourceKind::Listener,
+                    type_url: ResourceKind::Listener.type_url(),
+                    name: "interop-test:8080".into(),
+                    version_info: "3".into(),
+                    status: ResourceStatus::Acked,
+                    xds_config: None,
+                    last_updated: Some(updated),
+                    error_state: None,
+                },
+                ResourceDump {
+                    kind: ResourceKind::Cluster,
+                    type_url: ResourceKind::Cluster.type_url(),
+                    name: "c1".into(),
+                    version_info: String::new(),
+                    status: ResourceStatus::Nacked,
+                    xds_config: None,
+                    last_updated: None,
+                    error_state: Some(UpdateFailure {
+                        details: "bad lb policy".into(),
+                        version_info: "4".into(),
+                        last_update_attempt: taken_at,
+                        failed_configuration: None,
+                    }),
+                },
+            ],
+        };
+        let response = to_response(&dump, now);
+        assert_eq!(response.config.len(), 1);
+        let config = &response.config[0];
+        assert_eq!(
+            config.node.as_ref().map(|n| n.id.as_str()),
+            Some("interop-client")
+        );
+        let [lds, cds] = &config.generic_xds_configs[..] else {
+            panic!("two resources expected: {config:?}");
+        };
+        assert_eq!(
+            (lds.name.as_str(), lds.client_status),
+            ("interop-test:8080", 3)
+        );
+        assert_eq!(lds.last_updated.as_ref().map(|t| t.seconds), Some(999_990));
+        assert_eq!(cds.client_status, 4);
+        let error = cds.error_state.as_ref().unwrap();
+        assert_eq!(
+            (error.details.as_str(), error.version_info.as_str()),
+            ("bad lb policy", "4")
+        );
+        assert_eq!(
+            error.last_update_attempt.as_ref().map(|t| t.seconds),
+            Some(1_000_000)
+        );
+    }
+}
