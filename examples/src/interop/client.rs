@@ -7,8 +7,7 @@
 //! every configured RPC type on it, each in its own task so that `keep-open` calls pile up as the
 //! circuit-breaking case needs. The peer of an RPC is the response header `hostname` (or
 //! `SimpleResponse.hostname`). The stats port serves [`super::stats_service`], CSDS
-//! ([`super::csds`]) and health. Not supported: `--secure_mode true`, channelz, reflection,
-//! `metadata_keys`.
+//! ([`super::csds`]) and health. Not supported: `--secure_mode true`, channelz, reflection.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -317,9 +316,11 @@ impl Call {
     async fn send(self) -> (RpcOutcome, String) {
         let mut client = TestServiceClient::new(self.channel.clone());
         let header_peer = |m: &MetadataMap| {
-            m.get(HOSTNAME_HEADER)
+            let peer = m
+                .get(HOSTNAME_HEADER)
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+                .map(str::to_owned);
+            (peer, ascii_entries(m))
         };
         let result = match self.rpc {
             RpcType::EmptyCall => client
@@ -337,19 +338,20 @@ impl Call {
                     ..SimpleRequest::default()
                 };
                 client.unary_call(self.request(body)).await.map(|r| {
-                    let peer = header_peer(r.metadata());
+                    let (peer, metadata) = header_peer(r.metadata());
                     let body = r.into_inner();
                     let peer =
                         peer.or_else(|| Some(body.hostname.clone()).filter(|h| !h.is_empty()));
-                    (peer, format!("{body:?}"))
+                    ((peer, metadata), format!("{body:?}"))
                 })
             }
         };
         match result {
-            Ok((peer, summary)) => (
+            Ok(((peer, metadata), summary)) => (
                 RpcOutcome {
                     peer,
                     code: Code::Ok,
+                    metadata,
                 },
                 summary,
             ),
@@ -357,9 +359,22 @@ impl Call {
                 RpcOutcome {
                     peer: None,
                     code: status.code(),
+                    metadata: Vec::new(),
                 },
                 status.message().to_owned(),
             ),
         }
     }
+}
+
+/// The text entries of a response's metadata (tonic merges a unary call's trailers into it).
+fn ascii_entries(map: &MetadataMap) -> Vec<(String, String)> {
+    map.iter()
+        .filter_map(|entry| match entry {
+            tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
+                Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))
+            }
+            tonic::metadata::KeyAndValueRef::Binary(..) => None,
+        })
+        .collect()
 }

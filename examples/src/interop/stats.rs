@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use meshwork_proto::grpc_testing::load_balancer_accumulated_stats_response::MethodStats;
-use meshwork_proto::grpc_testing::load_balancer_stats_response::RpcsByPeer;
+use meshwork_proto::grpc_testing::load_balancer_stats_response::{
+    MetadataByPeer, MetadataEntry, MetadataType, RpcMetadata, RpcsByPeer,
+};
 use meshwork_proto::grpc_testing::{
     LoadBalancerAccumulatedStatsResponse, LoadBalancerStatsResponse,
 };
@@ -27,6 +29,8 @@ pub struct RpcOutcome {
     pub peer: Option<String>,
     /// The final status code.
     pub code: Code,
+    /// The response's text metadata `(key, value)`, for `metadata_keys`.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// Watchers and totals; see the module docs.
@@ -46,6 +50,8 @@ struct Watcher {
     failures: i32,
     by_peer: HashMap<String, i32>,
     by_method: HashMap<String, HashMap<String, i32>>,
+    keys: Vec<String>,
+    metadata: HashMap<String, MetadataByPeer>,
 }
 
 #[derive(Debug, Default)]
@@ -88,14 +94,23 @@ impl StatsCore {
                         .or_default()
                         .entry(peer.clone())
                         .or_default() += 1;
+                    if !w.keys.is_empty() {
+                        let entries = selected(&w.keys, &outcome.metadata);
+                        w.metadata
+                            .entry(peer.clone())
+                            .or_default()
+                            .rpc_metadata
+                            .push(RpcMetadata { metadata: entries });
+                    }
                 }
                 _ => w.failures += 1,
             }
         }
     }
 
-    /// Starts watching the next `num_rpcs` RPCs to be sent; returns the watcher's key.
-    pub fn watch(&mut self, num_rpcs: u64) -> u64 {
+    /// Starts watching the next `num_rpcs` RPCs to be sent, recording the response metadata
+    /// named by `keys` (case-insensitive; `*` = all); returns the watcher's key.
+    pub fn watch(&mut self, num_rpcs: u64, keys: &[String]) -> u64 {
         let key = self.next_watcher;
         self.next_watcher += 1;
         let start = self.next_rpc;
@@ -108,6 +123,8 @@ impl StatsCore {
                 failures: 0,
                 by_peer: HashMap::new(),
                 by_method: HashMap::new(),
+                keys: keys.iter().map(|k| k.to_ascii_lowercase()).collect(),
+                metadata: HashMap::new(),
             },
         );
         key
@@ -136,7 +153,7 @@ impl StatsCore {
                 .into_iter()
                 .map(|(m, rpcs_by_peer)| (m, RpcsByPeer { rpcs_by_peer }))
                 .collect(),
-            metadatas_by_peer: HashMap::new(),
+            metadatas_by_peer: w.metadata,
         }
     }
 
@@ -160,6 +177,21 @@ impl StatsCore {
         }
         r
     }
+}
+
+/// The entries of `metadata` named by `keys` (`*` = all). Trailers cannot be told apart from
+/// headers in a unary tonic response, so every entry is reported as `INITIAL`.
+fn selected(keys: &[String], metadata: &[(String, String)]) -> Vec<MetadataEntry> {
+    let all = keys.iter().any(|k| k == "*");
+    metadata
+        .iter()
+        .filter(|(k, _)| all || keys.iter().any(|want| want.eq_ignore_ascii_case(k)))
+        .map(|(key, value)| MetadataEntry {
+            key: key.clone(),
+            value: value.clone(),
+            r#type: MetadataType::Initial as i32,
+        })
+        .collect()
 }
 
 /// A [`StatsCore`] shared between the sending tasks and the stats service.
@@ -194,10 +226,16 @@ impl StatsHub {
         self.finished.send_modify(|n| *n += 1);
     }
 
-    /// Watches the next `num_rpcs` RPCs and reports them once all finished or after `timeout`.
-    pub async fn next_rpcs(&self, num_rpcs: u64, timeout: Duration) -> LoadBalancerStatsResponse {
+    /// Watches the next `num_rpcs` RPCs (with the response metadata named by `keys`) and
+    /// reports them once all finished or after `timeout`.
+    pub async fn next_rpcs(
+        &self,
+        num_rpcs: u64,
+        keys: &[String],
+        timeout: Duration,
+    ) -> LoadBalancerStatsResponse {
         let mut changes = self.finished.subscribe();
-        let key = self.with(|c| c.watch(num_rpcs));
+        let key = self.with(|c| c.watch(num_rpcs, keys));
         let _ = tokio::time::timeout(timeout, async {
             while !self.with(|c| c.complete(key)) {
                 if changes.changed().await.is_err() {

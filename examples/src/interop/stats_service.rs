@@ -2,8 +2,6 @@
 //! (`GetClientStats`, `GetClientAccumulatedStats`) over a [`StatsHub`], and
 //! `XdsUpdateClientConfigureService` replacing the [`RpcConfig`] the sender reads
 //! (grpc/grpc `doc/xds-test-descriptions.md`, "Client").
-//!
-//! `metadata_keys` of `GetClientStats` is not supported: `metadatas_by_peer` stays empty.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +45,11 @@ impl LoadBalancerStatsService for StatsService {
             Status::invalid_argument(format!("num_rpcs must be >= 0, got {}", req.num_rpcs))
         })?;
         let timeout = Duration::from_secs(u64::try_from(req.timeout_sec).unwrap_or(0));
-        Ok(Response::new(self.stats.next_rpcs(num_rpcs, timeout).await))
+        Ok(Response::new(
+            self.stats
+                .next_rpcs(num_rpcs, &req.metadata_keys, timeout)
+                .await,
+        ))
     }
 
     async fn get_client_accumulated_stats(

@@ -4,18 +4,26 @@ fn ok(peer: &str) -> RpcOutcome {
     RpcOutcome {
         peer: Some(peer.to_owned()),
         code: Code::Ok,
+        metadata: vec![
+            ("hostname".into(), peer.to_owned()),
+            ("x-extra".into(), "1".into()),
+        ],
     }
 }
 
 fn failed(code: Code) -> RpcOutcome {
-    RpcOutcome { peer: None, code }
+    RpcOutcome {
+        peer: None,
+        code,
+        metadata: vec![],
+    }
 }
 
 #[test]
 fn a_watcher_covers_only_rpcs_sent_after_it() {
     let mut core = StatsCore::default();
     let before = core.start(RpcType::UnaryCall);
-    let key = core.watch(2);
+    let key = core.watch(2, &[]);
     let a = core.start(RpcType::UnaryCall);
     let b = core.start(RpcType::EmptyCall);
     core.finish(before, RpcType::UnaryCall, &ok("old"));
@@ -42,7 +50,7 @@ fn a_watcher_covers_only_rpcs_sent_after_it() {
 #[test]
 fn failures_and_unfinished_rpcs_count_as_failures() {
     let mut core = StatsCore::default();
-    let key = core.watch(3);
+    let key = core.watch(3, &[]);
     let a = core.start(RpcType::UnaryCall);
     core.start(RpcType::UnaryCall);
     core.finish(a, RpcType::UnaryCall, &failed(Code::Unavailable));
@@ -76,7 +84,7 @@ async fn next_rpcs_returns_what_it_has_at_the_timeout() {
     let hub = StatsHub::default();
     let waiting = tokio::spawn({
         let hub = hub.clone();
-        async move { hub.next_rpcs(2, Duration::from_secs(5)).await }
+        async move { hub.next_rpcs(2, &[], Duration::from_secs(5)).await }
     });
     tokio::task::yield_now().await;
     let id = hub.start(RpcType::UnaryCall);
@@ -84,4 +92,27 @@ async fn next_rpcs_returns_what_it_has_at_the_timeout() {
     let r = waiting.await.unwrap();
     assert_eq!(r.rpcs_by_peer, HashMap::from([("b0".into(), 1)]));
     assert_eq!(r.num_failures, 1);
+}
+
+#[test]
+fn metadata_keys_select_response_metadata_per_peer() {
+    let mut core = StatsCore::default();
+    let key = core.watch(1, &["HOSTNAME".to_owned()]);
+    let id = core.start(RpcType::UnaryCall);
+    core.finish(id, RpcType::UnaryCall, &ok("b0"));
+    let r = core.take(key);
+    let rpcs = &r.metadatas_by_peer["b0"].rpc_metadata;
+    assert_eq!(rpcs.len(), 1);
+    let keys: Vec<_> = rpcs[0].metadata.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["hostname"]);
+
+    let all = core.watch(1, &["*".to_owned()]);
+    let id = core.start(RpcType::UnaryCall);
+    core.finish(id, RpcType::UnaryCall, &ok("b1"));
+    assert_eq!(
+        core.take(all).metadatas_by_peer["b1"].rpc_metadata[0]
+            .metadata
+            .len(),
+        2
+    );
 }
