@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Result, bail, ensure};
 use harness::{
-    Backend, Client, codes_between, control_plane, endpoints_yaml, names, start_backends,
-    start_client,
+    Backend, Client, codes_between, control_plane, endpoints_yaml, endpoints_yaml_with_health,
+    names, start_backends, start_client,
 };
 use meshwork_examples::xds_server::Mesh;
 use meshwork_proto::grpc_testing::LoadBalancerAccumulatedStatsResponse;
@@ -273,36 +273,69 @@ async fn outlier_detection() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn affinity() -> Result<()> {
     let backends = start_backends(3).await?;
-    let yaml = format!(
-        "services:\n- host: interop-test\n  port: 8080\n  routes:\n  - cluster: c1\n    hash_policy: [{{header: xds_md}}]\nclusters:\n- name: c1\n  lb_policy: ring_hash\n{}",
-        endpoints_yaml(&backends)
-    );
-    let cp = control_plane(&yaml).await?;
+    let yaml = |unhealthy: &[&str]| {
+        format!(
+            "services:\n- host: interop-test\n  port: 8080\n  routes:\n  - cluster: c1\n    hash_policy: [{{header: xds_md}}]\nclusters:\n- name: c1\n  lb_policy: ring_hash\n{}",
+            endpoints_yaml_with_health(&backends, unhealthy)
+        )
+    };
+    let cp = control_plane(&yaml(&[])).await?;
     let client = start_client(
         &cp,
         TARGET,
         &["--metadata", "UnaryCall:xds_md:affinity-key"],
     )
     .await?;
+    let pinned = one_peer(&client).await?;
+    // Stickiness: the same key keeps landing on the same backend.
+    let again = client.stats(100, 10).await?;
+    ensure!(
+        again.num_failures == 0 && again.rpcs_by_peer.keys().eq([&pinned]),
+        "one key should stay on {pinned}: {again:?}"
+    );
+    // Drain the pinned server the way the framework does (SetNotServing); the control plane's
+    // health check sees it and publishes the endpoint as UNHEALTHY.
+    let Some(server) = backends.iter().find(|b| b.name == pinned) else {
+        bail!("RPCs went to {pinned}, which is none of the backends");
+    };
+    server.set_serving(false).await?;
+    ensure!(
+        !server.serving().await?,
+        "SetNotServing did not flip grpc.health.v1 of {pinned}"
+    );
+    cp.set_mesh(&Mesh::from_yaml(&yaml(&[pinned.as_str()]))?)?;
+    let deadline = Instant::now() + CONVERGE;
+    let moved = loop {
+        let r = client.stats(100, 10).await?;
+        if r.num_failures == 0 && r.rpcs_by_peer.len() == 1 && !r.rpcs_by_peer.contains_key(&pinned)
+        {
+            break r;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "RPCs should move to one other backend; last {r:?}"
+        );
+    };
+    server.set_serving(true).await?;
+    ensure!(
+        server.serving().await?,
+        "SetServing did not flip grpc.health.v1 of {pinned}"
+    );
+    ensure!(moved.rpcs_by_peer.values().sum::<i32>() == 100, "{moved:?}");
+    Ok(())
+}
+
+/// Waits until every one of 100 RPCs goes to the same backend, and names it.
+async fn one_peer(client: &Client) -> Result<String> {
     let deadline = Instant::now() + CONVERGE;
     loop {
         let r = client.stats(100, 5).await?;
         if r.num_failures == 0 && r.rpcs_by_peer.len() == 1 {
-            break;
+            return Ok(r.rpcs_by_peer.into_keys().next().unwrap_or_default());
         }
         ensure!(
             Instant::now() < deadline,
             "same header should pin one peer; last {r:?}"
         );
     }
-    // Stickiness: the same key keeps landing on the same backend.
-    let first = client.stats(100, 10).await?;
-    let second = client.stats(100, 10).await?;
-    ensure!(
-        first.num_failures == 0
-            && first.rpcs_by_peer.len() == 1
-            && first.rpcs_by_peer == second.rpcs_by_peer,
-        "one key should stay on one backend: {first:?} then {second:?}"
-    );
-    Ok(())
 }

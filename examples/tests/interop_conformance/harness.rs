@@ -21,13 +21,17 @@ use meshwork_proto::envoy::service::status::v3::client_status_discovery_service_
 use meshwork_proto::grpc_testing::client_configure_request::{Metadata, RpcType};
 use meshwork_proto::grpc_testing::load_balancer_stats_service_client::LoadBalancerStatsServiceClient;
 use meshwork_proto::grpc_testing::xds_update_client_configure_service_client::XdsUpdateClientConfigureServiceClient;
+use meshwork_proto::grpc_testing::xds_update_health_service_client::XdsUpdateHealthServiceClient;
 use meshwork_proto::grpc_testing::{
-    ClientConfigureRequest, LoadBalancerAccumulatedStatsRequest,
+    ClientConfigureRequest, Empty, LoadBalancerAccumulatedStatsRequest,
     LoadBalancerAccumulatedStatsResponse, LoadBalancerStatsRequest, LoadBalancerStatsResponse,
 };
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 
 /// A port the OS just handed out (released again for the child to bind).
 pub fn free_port() -> Result<u16> {
@@ -98,11 +102,51 @@ pub fn names(backends: &[Backend]) -> Vec<String> {
 
 /// YAML for the localities of a cluster over `backends`.
 pub fn endpoints_yaml(backends: &[Backend]) -> String {
+    endpoints_yaml_with_health(backends, &[])
+}
+
+/// Like [`endpoints_yaml`], with the backends named in `unhealthy` marked UNHEALTHY in EDS (what a
+/// control plane's health checker publishes for a NOT_SERVING server).
+pub fn endpoints_yaml_with_health(backends: &[Backend], unhealthy: &[&str]) -> String {
     let mut y = String::from("  localities:\n  - locality: {zone: local}\n    endpoints:\n");
     for b in backends {
-        y.push_str(&format!("    - address: '127.0.0.1:{}'\n", b.port));
+        let health = if unhealthy.contains(&b.name.as_str()) {
+            "unhealthy"
+        } else {
+            "healthy"
+        };
+        y.push_str(&format!(
+            "    - {{address: '127.0.0.1:{}', health: {health}}}\n",
+            b.port
+        ));
     }
     y
+}
+
+impl Backend {
+    /// `XdsUpdateHealthService.SetServing` / `SetNotServing` on the maintenance port.
+    pub async fn set_serving(&self, serving: bool) -> Result<()> {
+        let channel = connect(self.maintenance_port, Duration::from_secs(5)).await?;
+        let mut client = XdsUpdateHealthServiceClient::new(channel);
+        if serving {
+            client.set_serving(Empty {}).await?;
+        } else {
+            client.set_not_serving(Empty {}).await?;
+        }
+        Ok(())
+    }
+
+    /// The server's overall `grpc.health.v1` status, as a control plane's health check sees it.
+    pub async fn serving(&self) -> Result<bool> {
+        let channel = connect(self.maintenance_port, Duration::from_secs(5)).await?;
+        let response = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?
+            .into_inner();
+        Ok(response.status == ServingStatus::Serving as i32)
+    }
 }
 
 /// Starts the dev control plane serving `yaml`.
