@@ -3,7 +3,8 @@
 //! "Client"; flags as grpc-go `interop/xds/client`).
 //!
 //! One ticker at `qps` for the whole client: each tick takes the next of `--num_channels`
-//! channels (all from the one process [`Mesh`], which shares resolution between them) and starts
+//! channels (all from the one process [`Mesh`]; the SDK shares one channel core per target, so
+//! today they share resolution, balancer and connections rather than being independent) and starts
 //! every configured RPC type on it, each in its own task so that `keep-open` calls pile up as the
 //! circuit-breaking case needs. The peer of an RPC is the response header `hostname` (or
 //! `SimpleResponse.hostname`). The stats port serves [`super::stats_service`], CSDS

@@ -249,7 +249,7 @@ pub fn machine_hostname() -> String {
 /// Runs the server until `shutdown` resolves or a server fails.
 pub async fn run(
     args: ServerArgs,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
     if args.secure_mode {
         return Err(ServerError::Unsupported(
@@ -273,10 +273,11 @@ pub async fn run(
             let _ = stopped.wait_for(|s| *s).await;
         }
     };
-    tokio::spawn(async move {
+    let trigger = async move {
         shutdown.await;
         stop.send_replace(true);
-    });
+        Ok::<(), ServerError>(())
+    };
     let main = bind(args.port).await?;
     tracing::info!(port = args.port, %hostname, "xds-interop-server listening");
     if args.maintenance_port == args.port {
@@ -284,7 +285,8 @@ pub async fn run(
             .add_service(test)
             .add_service(health)
             .add_service(XdsUpdateHealthServiceServer::new(switch));
-        return serve(router, main, wait()).await;
+        tokio::try_join!(trigger, serve(router, main, wait()))?;
+        return Ok(());
     }
     let maintenance = bind(args.maintenance_port).await?;
     let test_router = tonic::transport::Server::builder().add_service(test);
@@ -292,6 +294,7 @@ pub async fn run(
         .add_service(health)
         .add_service(XdsUpdateHealthServiceServer::new(switch));
     tokio::try_join!(
+        trigger,
         serve(test_router, main, wait()),
         serve(maintenance_router, maintenance, wait())
     )?;
