@@ -7,6 +7,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/helloworld/helloworld.proto",
         "proto/meshwork/admin/v1/admin.proto",
+        "proto/grpc/testing/empty.proto",
+        "proto/grpc/testing/messages.proto",
+        "proto/grpc/testing/test.proto",
     ];
     let includes = ["proto"];
     for p in protos {

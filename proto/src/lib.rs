@@ -52,5 +52,13 @@ pub mod admin {
     }
 }
 
+/// gRPC's interop test protocol (`grpc.testing`): `TestService`, `XdsUpdateHealthService`,
+/// `LoadBalancerStatsService`, `XdsUpdateClientConfigureService` and their messages, wire-compatible
+/// with gRPC's cross-language xDS interop framework. Servers and clients are generated.
+pub mod grpc_testing {
+    #![allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used)]
+    tonic::include_proto!("grpc.testing");
+}
+
 /// Encoded `FileDescriptorSet` of Meshwork's own protos (for server reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("meshwork_descriptor");

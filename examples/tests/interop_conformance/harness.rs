@@ -1,0 +1,323 @@
+//! Harness of the xDS interop conformance tests: runs `xds-interop-server` and
+//! `xds-interop-client` as processes (the binaries cargo built for this package) against the
+//! in-process dev control plane on loopback, and talks to them only through the `grpc.testing`
+//! services and CSDS, as gRPC's framework does. Every wait is bounded.
+//!
+//! Shared by the `interop_*` test crates, each of which uses part of it.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use meshwork_examples::xds_server::{Mesh, ServerHandle, XdsServer};
+use meshwork_proto::envoy::service::status::v3::ClientStatusRequest;
+use meshwork_proto::envoy::service::status::v3::ClientStatusResponse;
+use meshwork_proto::envoy::service::status::v3::client_status_discovery_service_client::ClientStatusDiscoveryServiceClient;
+use meshwork_proto::grpc_testing::client_configure_request::{Metadata, RpcType};
+use meshwork_proto::grpc_testing::load_balancer_stats_service_client::LoadBalancerStatsServiceClient;
+use meshwork_proto::grpc_testing::xds_update_client_configure_service_client::XdsUpdateClientConfigureServiceClient;
+use meshwork_proto::grpc_testing::xds_update_health_service_client::XdsUpdateHealthServiceClient;
+use meshwork_proto::grpc_testing::{
+    ClientConfigureRequest, Empty, LoadBalancerAccumulatedStatsRequest,
+    LoadBalancerAccumulatedStatsResponse, LoadBalancerStatsRequest, LoadBalancerStatsResponse,
+};
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// A port the OS just handed out (released again for the child to bind).
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("bind a free loopback port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Connects to `port` on loopback, retrying for up to `within` while the process starts.
+pub async fn connect(port: u16, within: Duration) -> Result<Channel> {
+    let deadline = Instant::now() + within;
+    let uri = format!("http://127.0.0.1:{port}");
+    loop {
+        match Channel::from_shared(uri.clone())?.connect().await {
+            Ok(channel) => return Ok(channel),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e)
+                    .with_context(|| format!("nothing listens on {uri} after {within:?}"));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// A running `xds-interop-server`; killed on drop.
+pub struct Backend {
+    /// Its `hostname`.
+    pub name: String,
+    /// Its `TestService` port.
+    pub port: u16,
+    /// Its maintenance port.
+    pub maintenance_port: u16,
+    _child: Child,
+}
+
+/// Starts `n` servers named `backend-<i>` and waits until their health services answer.
+pub async fn start_backends(n: usize) -> Result<Vec<Backend>> {
+    let mut backends = Vec::new();
+    for i in 0..n {
+        let (port, maintenance_port) = (free_port()?, free_port()?);
+        let name = format!("backend-{i}");
+        let child = Command::new(env!("CARGO_BIN_EXE_xds-interop-server"))
+            .args(["--port", &port.to_string()])
+            .args(["--maintenance_port", &maintenance_port.to_string()])
+            .args(["--server_id", &format!("server-{i}")])
+            .args(["--host_name_override", &name])
+            .args(["--secure_mode", "false"])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawn xds-interop-server")?;
+        backends.push(Backend {
+            name,
+            port,
+            maintenance_port,
+            _child: child,
+        });
+    }
+    for b in &backends {
+        connect(b.maintenance_port, Duration::from_secs(10)).await?;
+    }
+    Ok(backends)
+}
+
+/// Names of `backends`.
+pub fn names(backends: &[Backend]) -> Vec<String> {
+    backends.iter().map(|b| b.name.clone()).collect()
+}
+
+/// YAML for the localities of a cluster over `backends`.
+pub fn endpoints_yaml(backends: &[Backend]) -> String {
+    endpoints_yaml_with_health(backends, &[])
+}
+
+/// Like [`endpoints_yaml`], with the backends named in `unhealthy` marked UNHEALTHY in EDS (what a
+/// control plane's health checker publishes for a NOT_SERVING server).
+pub fn endpoints_yaml_with_health(backends: &[Backend], unhealthy: &[&str]) -> String {
+    let mut y = String::from("  localities:\n  - locality: {zone: local}\n    endpoints:\n");
+    for b in backends {
+        let health = if unhealthy.contains(&b.name.as_str()) {
+            "unhealthy"
+        } else {
+            "healthy"
+        };
+        y.push_str(&format!(
+            "    - {{address: '127.0.0.1:{}', health: {health}}}\n",
+            b.port
+        ));
+    }
+    y
+}
+
+impl Backend {
+    /// `XdsUpdateHealthService.SetServing` / `SetNotServing` on the maintenance port.
+    pub async fn set_serving(&self, serving: bool) -> Result<()> {
+        let channel = connect(self.maintenance_port, Duration::from_secs(5)).await?;
+        let mut client = XdsUpdateHealthServiceClient::new(channel);
+        if serving {
+            client.set_serving(Empty {}).await?;
+        } else {
+            client.set_not_serving(Empty {}).await?;
+        }
+        Ok(())
+    }
+
+    /// The server's overall `grpc.health.v1` status, as a control plane's health check sees it.
+    pub async fn serving(&self) -> Result<bool> {
+        let channel = connect(self.maintenance_port, Duration::from_secs(5)).await?;
+        let response = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?
+            .into_inner();
+        Ok(response.status == ServingStatus::Serving as i32)
+    }
+}
+
+/// Starts the dev control plane serving `yaml`.
+pub async fn control_plane(yaml: &str) -> Result<ServerHandle> {
+    let mesh = Mesh::from_yaml(yaml).with_context(|| format!("test mesh:\n{yaml}"))?;
+    XdsServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), mesh)
+        .await
+        .context("start the dev control plane")
+}
+
+/// A running `xds-interop-client` and its stats port; killed on drop.
+pub struct Client {
+    /// Stats, configure and CSDS services.
+    pub stats: Channel,
+    child: Child,
+    _bootstrap: TempFile,
+}
+
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Starts the client for `target` on `server` with extra flags, and waits for its stats port.
+pub async fn start_client(server: &ServerHandle, target: &str, flags: &[&str]) -> Result<Client> {
+    let stats_port = free_port()?;
+    let path = std::env::temp_dir().join(format!(
+        "meshwork-interop-bootstrap-{}-{stats_port}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, server.bootstrap_json("interop-client"))
+        .with_context(|| format!("write {}", path.display()))?;
+    let mut defaults = vec![];
+    if !flags.contains(&"--qps") {
+        defaults.extend(["--qps", "100"]);
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_xds-interop-client"))
+        .args(defaults)
+        .env("GRPC_XDS_BOOTSTRAP", &path)
+        .env_remove("GRPC_XDS_BOOTSTRAP_CONFIG")
+        .args(["--server", target])
+        .args(["--stats_port", &stats_port.to_string()])
+        .args(flags)
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn xds-interop-client")?;
+    let stats = connect(stats_port, Duration::from_secs(10)).await?;
+    Ok(Client {
+        stats,
+        child,
+        _bootstrap: TempFile(path),
+    })
+}
+
+impl Client {
+    /// `GetClientStats` for the next `num_rpcs` RPCs.
+    pub async fn stats(
+        &self,
+        num_rpcs: i32,
+        timeout_sec: i32,
+    ) -> Result<LoadBalancerStatsResponse> {
+        let request = LoadBalancerStatsRequest {
+            num_rpcs,
+            timeout_sec,
+            metadata_keys: vec![],
+        };
+        Ok(LoadBalancerStatsServiceClient::new(self.stats.clone())
+            .get_client_stats(request)
+            .await?
+            .into_inner())
+    }
+
+    /// `GetClientAccumulatedStats`.
+    pub async fn accumulated(&self) -> Result<LoadBalancerAccumulatedStatsResponse> {
+        Ok(LoadBalancerStatsServiceClient::new(self.stats.clone())
+            .get_client_accumulated_stats(LoadBalancerAccumulatedStatsRequest {})
+            .await?
+            .into_inner())
+    }
+
+    /// `Configure`: RPC types, `(type, key, value)` metadata and timeout (0 = the flag's).
+    pub async fn configure(
+        &self,
+        types: &[RpcType],
+        metadata: &[(RpcType, &str, &str)],
+        timeout_sec: i32,
+    ) -> Result<()> {
+        let request = ClientConfigureRequest {
+            types: types.iter().map(|t| *t as i32).collect(),
+            metadata: metadata
+                .iter()
+                .map(|(t, k, v)| Metadata {
+                    r#type: *t as i32,
+                    key: (*k).to_owned(),
+                    value: (*v).to_owned(),
+                })
+                .collect(),
+            timeout_sec,
+        };
+        XdsUpdateClientConfigureServiceClient::new(self.stats.clone())
+            .configure(request)
+            .await?;
+        Ok(())
+    }
+
+    /// CSDS `FetchClientStatus`.
+    pub async fn csds(&self) -> Result<ClientStatusResponse> {
+        Ok(ClientStatusDiscoveryServiceClient::new(self.stats.clone())
+            .fetch_client_status(ClientStatusRequest::default())
+            .await?
+            .into_inner())
+    }
+
+    /// Fails if the client process has exited (e.g. `--fail_on_failed_rpc` tripped).
+    pub fn assert_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!("xds-interop-client exited with {status}");
+        }
+        Ok(())
+    }
+
+    /// `assertRpcsEventuallyGoToGivenServers`: polls `GetClientStats(100)` until there are no
+    /// failures and the peers are exactly `expected`; returns that last distribution.
+    pub async fn wait_for_peers(
+        &self,
+        expected: &[String],
+        within: Duration,
+    ) -> Result<HashMap<String, i32>> {
+        let deadline = Instant::now() + within;
+        let mut want: Vec<_> = expected.to_vec();
+        want.sort();
+        loop {
+            let r = self.stats(100, 5).await?;
+            let mut got: Vec<_> = r.rpcs_by_peer.keys().cloned().collect();
+            got.sort();
+            if r.num_failures == 0 && got == want {
+                return Ok(r.rpcs_by_peer);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "RPCs did not go to exactly {want:?} without failures within {within:?}; \
+                     last: peers {:?}, {} failures",
+                    r.rpcs_by_peer,
+                    r.num_failures
+                );
+            }
+        }
+    }
+}
+
+/// Status codes (code → count) of `method` (`UNARY_CALL`) between two accumulated snapshots.
+pub fn codes_between(
+    before: &LoadBalancerAccumulatedStatsResponse,
+    after: &LoadBalancerAccumulatedStatsResponse,
+    method: &str,
+) -> HashMap<i32, i32> {
+    let empty = HashMap::new();
+    let old = before
+        .stats_per_method
+        .get(method)
+        .map_or(&empty, |m| &m.result);
+    let new = after
+        .stats_per_method
+        .get(method)
+        .map_or(&empty, |m| &m.result);
+    new.iter()
+        .map(|(code, n)| (*code, n - old.get(code).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
