@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use meshwork::Mesh;
 use meshwork::admin::{AdminError, AdminHandle, AdminOptions};
+use meshwork::channel::ChannelOptions;
 use meshwork::xds::resource::ResourceKind;
 use meshwork_examples::greeter::GreeterBackend;
 use meshwork_examples::xds_server::translate::to_any;
@@ -24,6 +25,7 @@ use meshwork_proto::envoy::service::status::v3::client_status_discovery_service_
 use meshwork_proto::helloworld::HelloRequest;
 use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_tests::backend::Backends;
+use meshwork_tests::resilience::{ServiceYaml, mesh_yaml, sdk_mesh, serve_yaml};
 use meshwork_tests::{mesh_for, start_control_plane};
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
@@ -66,6 +68,15 @@ fn rule(scope: pb::fault_scope::Scope, code: Code, ttl_ms: Option<u64>) -> pb::S
             percentage: 100.0,
             ttl_ms,
         }),
+    }
+}
+
+/// A service `host:50051` routed to the cluster of the same name, without route policies.
+fn service(host: &str) -> ServiceYaml {
+    ServiceYaml {
+        host: host.into(),
+        cluster: host.into(),
+        route: Vec::new(),
     }
 }
 
@@ -363,4 +374,50 @@ async fn a_non_loopback_bind_without_a_token_is_refused() -> Result<()> {
         Err(other) => bail!("refused for the wrong reason: {other}"),
         Ok(_) => bail!("a non-loopback admin endpoint without a token was started"),
     }
+}
+
+/// The endpoint `address` of `target` in a snapshot.
+fn endpoint_of(snapshot: &pb::Snapshot, address: SocketAddr) -> Option<pb::Endpoint> {
+    let address = address.to_string();
+    snapshot
+        .targets
+        .iter()
+        .flat_map(|t| &t.clusters)
+        .flat_map(|c| &c.endpoints)
+        .find(|e| e.address == address)
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_shows_each_endpoints_request_rate_error_rate_and_latency() -> Result<()> {
+    const CALLS: usize = 20;
+    const FAILING: u32 = 5;
+    const LATENCY: Duration = Duration::from_millis(25);
+    let backends = Backends::start(1).await?;
+    let yaml = mesh_yaml(&[service("stats")], "stats", &[], &backends.addrs());
+    let cp = serve_yaml(&yaml).await?;
+    let mesh = sdk_mesh(&cp, "admin-stats", ChannelOptions::default())?;
+    let mut greeter = GreeterClient::new(mesh.channel("xds:///stats:50051").await?);
+    let (_admin, mut admin) = serve(&mesh).await?;
+    backends[0].behavior().set_latency(LATENCY);
+    backends[0].behavior().fail_next(FAILING, Code::Unavailable);
+    let mut failed = 0;
+    for _ in 0..CALLS {
+        failed += usize::from(greeter.say_hello(hello()).await.is_err());
+    }
+    assert_eq!(failed, FAILING as usize, "no retries are configured");
+
+    let snapshot = admin
+        .get_snapshot(pb::GetSnapshotRequest::default())
+        .await?
+        .into_inner();
+    let e = endpoint_of(&snapshot, backends[0].addr()).context("the endpoint is shown")?;
+    assert!(e.requests_per_sec > 0.0, "{e:?}");
+    let expected = f64::from(FAILING) / CALLS as f64;
+    assert!((e.error_rate - expected).abs() < 1e-9, "{e:?}");
+    let injected = LATENCY.as_secs_f64() * 1e3;
+    assert!(e.latency_p99_ms >= injected, "{e:?}");
+    assert!(e.latency_p50_ms >= injected, "every call waited: {e:?}");
+    assert!(e.ewma_ms > 0.0, "{e:?}");
+    Ok(())
 }

@@ -4,8 +4,9 @@
 //! Reads the view each channel's manager publishes (`channel::inspect`) and the resolver
 //! snapshot inside it; nothing here takes a lock the request path uses. Per endpoint it shows the
 //! address, locality, priority, weight, where its health comes from and what it is, the live
-//! in-flight count and the peak-EWMA latency estimate. Request rates, error rates and latency
-//! quantiles are not counted by the channel yet and are sent as 0. The breaker's in-flight count
+//! in-flight count, the peak-EWMA latency estimate, and the request rate, error rate and latency
+//! p50/p99 of the endpoint's last completed one-second window (`balancer::stats`; the first
+//! window is reported while it runs). The breaker's in-flight count
 //! is the sum of its endpoints' (circuit breaking is not wired yet, so overflows are 0).
 
 use std::time::Duration;
@@ -207,6 +208,7 @@ fn endpoint(e: &EndpointState, from_eds: bool) -> pb::Endpoint {
         }
     };
     let load = e.handle.load();
+    let rates = load.stats().rates(tokio::time::Instant::now());
     // The estimate as of its last sample: each channel's clock has its own epoch, so "now"
     // cannot be expressed here; at time 0 no decay is applied.
     let ewma_ms = match load.latency().last_update() {
@@ -229,6 +231,10 @@ fn endpoint(e: &EndpointState, from_eds: bool) -> pb::Endpoint {
         health_source: source as i32,
         health_state: state as i32,
         in_flight: load.in_flight(),
+        requests_per_sec: rates.requests_per_sec,
+        error_rate: rates.error_rate,
+        latency_p50_ms: rates.p50.as_secs_f64() * 1e3,
+        latency_p99_ms: rates.p99.as_secs_f64() * 1e3,
         ewma_ms,
         ..pb::Endpoint::default()
     }
