@@ -3,8 +3,10 @@
 //!
 //! Covers runtime fault rules (client side through a channel, server side through the server
 //! layer), their time-to-live, authentication of mutations, the Watch stream's fault and NACK
-//! events, CSDS after an update and a NACK, and the refusal of a non-loopback bind without a
-//! token. Waits are bounded polls, never fixed sleeps.
+//! events, CSDS after an update and a NACK, the refusal of a non-loopback bind without a
+//! token, per-endpoint live stats (rate, error rate, latency quantiles), Watch ejection and
+//! breaker-overflow events, and draining a service with SetServing. Waits are bounded polls,
+//! never fixed sleeps.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -562,5 +564,72 @@ async fn watch_reports_breaker_overflows_with_the_cluster_and_its_limit() -> Res
     for h in held {
         h.abort();
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_drains_a_service_through_the_admin_endpoint() -> Result<()> {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    const SERVICE: &str = "helloworld.Greeter";
+    let mesh = Mesh::builder().service_name("drain").build()?;
+    mesh.health().set_service_serving(SERVICE, true).await;
+    let listener = tokio::net::TcpListener::bind(loopback()).await?;
+    let addr = listener.local_addr()?;
+    let router = tonic::transport::Server::builder()
+        .add_service(mesh.health().service())
+        .add_service(GreeterBackend::new("d0").into_service());
+    let server = tokio::spawn(
+        router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let (_admin, mut admin) = serve(&mesh).await?;
+    let channel = Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    let mut health = HealthClient::new(channel);
+    let check = |service: &str| HealthCheckRequest {
+        service: service.into(),
+    };
+    let status = health.check(check(SERVICE)).await?.into_inner().status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+
+    let drain = pb::SetServingRequest {
+        service: SERVICE.into(),
+        serving: false,
+    };
+    let anonymous = admin
+        .set_serving(drain.clone())
+        .await
+        .expect_err("no token");
+    assert_eq!(anonymous.code(), Code::Unauthenticated, "{anonymous:?}");
+    let wrong = admin
+        .set_serving(authed(drain.clone(), "guess"))
+        .await
+        .expect_err("wrong token");
+    assert_eq!(wrong.code(), Code::PermissionDenied, "{wrong:?}");
+    let status = health.check(check(SERVICE)).await?.into_inner().status;
+    assert_eq!(status, ServingStatus::Serving as i32, "refused: unchanged");
+
+    let set = admin.set_serving(authed(drain, TOKEN)).await?.into_inner();
+    assert_eq!(set.was_serving, Some(true));
+    let status = health.check(check(SERVICE)).await?.into_inner().status;
+    assert_eq!(status, ServingStatus::NotServing as i32);
+    let whole = health.check(check("")).await?.into_inner().status;
+    assert_eq!(
+        whole,
+        ServingStatus::Serving as i32,
+        "only that service drains"
+    );
+
+    let info = admin.get_info(pb::GetInfoRequest {}).await?.into_inner();
+    let shown: Vec<_> = info
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s.serving))
+        .collect();
+    assert_eq!(shown, [("", true), (SERVICE, false)]);
+    server.abort();
     Ok(())
 }
