@@ -5,8 +5,8 @@
 //! [`serve`] (usually through [`Mesh::serve_admin`]) binds the port and serves, on one tonic
 //! server:
 //! - `meshwork.admin.v1.Admin` (`service`): info, live snapshots of every channel (`snapshot`),
-//!   a Watch stream of snapshots and events (`watch`), the xDS config dump (`dump`) and runtime
-//!   fault rules;
+//!   a Watch stream of snapshots and events (`watch`), the xDS config dump (`dump`), runtime
+//!   fault rules and the serving status of the process's services (SetServing);
 //! - `grpc.health.v1.Health`: the process status of [`Mesh::health`];
 //! - CSDS, `envoy.service.status.v3.ClientStatusDiscoveryService` (gRFC A40, `csds`);
 //! - server reflection (v1) for Meshwork's and the health protos.

@@ -45,6 +45,7 @@ mod priority;
 mod ring_hash;
 pub mod rng;
 mod round_robin;
+pub mod stats;
 #[cfg(test)]
 mod test_util;
 pub mod weight;
@@ -59,6 +60,7 @@ pub use picker::{PickError, PickRequest, PickResult, Picker};
 pub use priority::DEFAULT_FAILOVER_TIMEOUT;
 pub use ring_hash::DEFAULT_RING_SIZE_CAP;
 pub use rng::AtomicRng;
+pub use stats::{EndpointStats, Rates};
 pub use weight::{BackendWeight, LoadReport};
 
 pub(crate) use child::{Built, no_ready};

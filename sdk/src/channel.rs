@@ -75,6 +75,7 @@ mod clusters;
 mod core;
 mod deadline;
 pub mod error;
+pub mod events;
 mod fault;
 pub(crate) mod inspect;
 mod manager;
@@ -92,6 +93,7 @@ mod timeout;
 use builder::StaticCluster;
 pub use builder::{Lb, MeshChannelBuilder, STATIC_CLUSTER};
 pub use error::{ChannelError, RpcError};
+pub use events::{EventSink, MeshEvent};
 pub use fault::FaultInjections;
 pub use manager::DNS_REFRESH;
 pub use options::{
@@ -187,6 +189,7 @@ impl MeshChannel {
         let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
         let mut clusters = ClusterSet::new(pool, seed, Clock::tokio());
         clusters.set_outlier_options(options.outlier);
+        clusters.set_events(options.events.clone());
         Self::start(
             target,
             authority,
@@ -210,6 +213,7 @@ impl MeshChannel {
         let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
         let mut clusters = ClusterSet::new(pool, seed, Clock::tokio());
         clusters.set_outlier_options(options.outlier);
+        clusters.set_events(options.events.clone());
         clusters.add_static(
             STATIC_CLUSTER,
             cluster.addresses,

@@ -21,7 +21,8 @@ use tokio::time::Instant;
 
 use crate::admin::{AdminError, AdminHandle, AdminOptions};
 use crate::bootstrap::{Bootstrap, BootstrapError};
-use crate::channel::{ChannelCore, ChannelError, ChannelOptions, MeshChannel};
+use crate::channel::events::EVENT_CAPACITY;
+use crate::channel::{ChannelCore, ChannelError, ChannelOptions, EventSink, MeshChannel};
 use crate::connection::{ConnectOptions, ConnectionPool};
 use crate::fault::{ActiveFaults, FaultRegistry, FaultRegistryConfig, WallClock};
 use crate::resolver::Resolver;
@@ -72,6 +73,7 @@ struct Inner {
     faults: FaultRegistry,
     fault_limits: FaultRegistryConfig,
     health: Health,
+    events: EventSink,
     service_name: String,
     started: Instant,
     clock: WallClock,
@@ -117,6 +119,8 @@ impl MeshBuilder {
         let fault_limits = self.faults;
         let faults = FaultRegistry::new(fault_limits.clone(), ActiveFaults::process());
         options.channel.fault_registry = Some(faults.clone());
+        let events = EventSink::new(EVENT_CAPACITY);
+        options.channel.events = events.clone();
         let pool = ConnectionPool::new(options.connect.clone(), runtime.clone());
         let service_name = self.service_name.unwrap_or_else(default_service_name);
         Ok(Mesh {
@@ -129,6 +133,7 @@ impl MeshBuilder {
                 faults,
                 fault_limits,
                 health: Health::new(),
+                events,
                 service_name,
                 started: Instant::now(),
                 clock: WallClock::now(),
@@ -228,6 +233,12 @@ impl Mesh {
     /// server and flip it with [`Health::reporter`]; the admin endpoint serves the same status.
     pub fn health(&self) -> &Health {
         &self.inner.health
+    }
+
+    /// The events (outlier ejections and returns, breaker overflows) of every channel this
+    /// mesh made; the admin `Watch` forwards them.
+    pub fn events(&self) -> &EventSink {
+        &self.inner.events
     }
 
     /// The server layer (runtime server-side faults) for `tonic::transport::Server::builder()

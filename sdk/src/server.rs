@@ -10,7 +10,10 @@
 //!
 //! [`Health`] wraps tonic-health: one reporter whose status the application's server and the
 //! admin endpoint both serve (gRPC health checking protocol, `grpc.health.v1.Health`), so
-//! clients' active health checks (gRFC A17) see what the application or operator sets.
+//! clients' active health checks (gRFC A17) see what the application or operator sets. It also
+//! remembers the statuses set through it (tonic-health cannot list them), so the admin
+//! endpoint can show them; statuses set on [`Health::reporter`] directly are served but not
+//! listed.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +31,8 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tonic::codegen::http::Request;
 use tonic_health::ServingStatus;
@@ -60,6 +64,7 @@ pub struct ServerFaults {
 #[derive(Clone, Debug)]
 pub struct Health {
     reporter: HealthReporter,
+    statuses: Arc<Mutex<BTreeMap<String, bool>>>,
 }
 
 impl ServerLayer {
@@ -119,6 +124,7 @@ impl Health {
     pub fn new() -> Self {
         Health {
             reporter: HealthReporter::new(),
+            statuses: Arc::new(Mutex::new(BTreeMap::from([(String::new(), true)]))),
         }
     }
 
@@ -134,12 +140,29 @@ impl Health {
 
     /// Sets the whole server's status (service name `""`).
     pub async fn set_serving(&self, serving: bool) {
+        self.set_service_serving("", serving).await;
+    }
+
+    /// Sets the status of `service` (`""` = the whole server); returns its previous status as
+    /// set through this handle, if any.
+    pub async fn set_service_serving(&self, service: &str, serving: bool) -> Option<bool> {
         let status = if serving {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
         };
-        self.reporter.set_service_status("", status).await;
+        let was = self.lock().insert(service.to_string(), serving);
+        self.reporter.set_service_status(service, status).await;
+        was
+    }
+
+    /// Every status set through this handle (the whole server `""` included), by service name.
+    pub fn statuses(&self) -> Vec<(String, bool)> {
+        self.lock().iter().map(|(s, v)| (s.clone(), *v)).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, bool>> {
+        self.statuses.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

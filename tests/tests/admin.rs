@@ -3,8 +3,10 @@
 //!
 //! Covers runtime fault rules (client side through a channel, server side through the server
 //! layer), their time-to-live, authentication of mutations, the Watch stream's fault and NACK
-//! events, CSDS after an update and a NACK, and the refusal of a non-loopback bind without a
-//! token. Waits are bounded polls, never fixed sleeps.
+//! events, CSDS after an update and a NACK, the refusal of a non-loopback bind without a
+//! token, per-endpoint live stats (rate, error rate, latency quantiles), Watch ejection and
+//! breaker-overflow events, and draining a service with SetServing. Waits are bounded polls,
+//! never fixed sleeps.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use meshwork::Mesh;
 use meshwork::admin::{AdminError, AdminHandle, AdminOptions};
+use meshwork::channel::ChannelOptions;
 use meshwork::xds::resource::ResourceKind;
 use meshwork_examples::greeter::GreeterBackend;
 use meshwork_examples::xds_server::translate::to_any;
@@ -24,6 +27,7 @@ use meshwork_proto::envoy::service::status::v3::client_status_discovery_service_
 use meshwork_proto::helloworld::HelloRequest;
 use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_tests::backend::Backends;
+use meshwork_tests::resilience::{ServiceYaml, mesh_yaml, sdk_mesh, serve_yaml};
 use meshwork_tests::{mesh_for, start_control_plane};
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
@@ -66,6 +70,15 @@ fn rule(scope: pb::fault_scope::Scope, code: Code, ttl_ms: Option<u64>) -> pb::S
             percentage: 100.0,
             ttl_ms,
         }),
+    }
+}
+
+/// A service `host:50051` routed to the cluster of the same name, without route policies.
+fn service(host: &str) -> ServiceYaml {
+    ServiceYaml {
+        host: host.into(),
+        cluster: host.into(),
+        route: Vec::new(),
     }
 }
 
@@ -363,4 +376,260 @@ async fn a_non_loopback_bind_without_a_token_is_refused() -> Result<()> {
         Err(other) => bail!("refused for the wrong reason: {other}"),
         Ok(_) => bail!("a non-loopback admin endpoint without a token was started"),
     }
+}
+
+/// The endpoint `address` of `target` in a snapshot.
+fn endpoint_of(snapshot: &pb::Snapshot, address: SocketAddr) -> Option<pb::Endpoint> {
+    let address = address.to_string();
+    snapshot
+        .targets
+        .iter()
+        .flat_map(|t| &t.clusters)
+        .flat_map(|c| &c.endpoints)
+        .find(|e| e.address == address)
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_shows_each_endpoints_request_rate_error_rate_and_latency() -> Result<()> {
+    const CALLS: usize = 20;
+    const FAILING: u32 = 5;
+    const LATENCY: Duration = Duration::from_millis(25);
+    let backends = Backends::start(1).await?;
+    let yaml = mesh_yaml(&[service("stats")], "stats", &[], &backends.addrs());
+    let cp = serve_yaml(&yaml).await?;
+    let mesh = sdk_mesh(&cp, "admin-stats", ChannelOptions::default())?;
+    let mut greeter = GreeterClient::new(mesh.channel("xds:///stats:50051").await?);
+    let (_admin, mut admin) = serve(&mesh).await?;
+    backends[0].behavior().set_latency(LATENCY);
+    backends[0].behavior().fail_next(FAILING, Code::Unavailable);
+    let mut failed = 0;
+    for _ in 0..CALLS {
+        failed += usize::from(greeter.say_hello(hello()).await.is_err());
+    }
+    assert_eq!(failed, FAILING as usize, "no retries are configured");
+
+    let snapshot = admin
+        .get_snapshot(pb::GetSnapshotRequest::default())
+        .await?
+        .into_inner();
+    let e = endpoint_of(&snapshot, backends[0].addr()).context("the endpoint is shown")?;
+    assert!(e.requests_per_sec > 0.0, "{e:?}");
+    let expected = f64::from(FAILING) / CALLS as f64;
+    assert!((e.error_rate - expected).abs() < 1e-9, "{e:?}");
+    let injected = LATENCY.as_secs_f64() * 1e3;
+    assert!(e.latency_p99_ms >= injected, "{e:?}");
+    assert!(e.latency_p50_ms >= injected, "every call waited: {e:?}");
+    assert!(e.ewma_ms > 0.0, "{e:?}");
+    Ok(())
+}
+
+/// The time from now until `at` (negative when it is past), in seconds.
+fn seconds_until(at: &meshwork_proto::google::protobuf::Timestamp) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    at.seconds as f64 + f64::from(at.nanos) / 1e9 - now
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_reports_an_ejection_with_its_end_and_the_return() -> Result<()> {
+    const INTERVAL: f64 = 0.5;
+    const EJECTION: f64 = 2.0;
+    let backends = Backends::start(2).await?;
+    let outlier = "outlier_detection: {interval: 500ms, base_ejection_time: 2s, \
+                   max_ejection_percent: 50, enforcing_success_rate: 0, \
+                   failure_percentage_threshold: 50, enforcing_failure_percentage: 100, \
+                   failure_percentage_minimum_hosts: 2, failure_percentage_request_volume: 5}";
+    let yaml = mesh_yaml(
+        &[service("od-events")],
+        "od-events",
+        &[outlier],
+        &backends.addrs(),
+    );
+    let cp = serve_yaml(&yaml).await?;
+    let mesh = sdk_mesh(&cp, "admin-od", ChannelOptions::default())?;
+    let greeter = GreeterClient::new(mesh.channel("xds:///od-events:50051").await?);
+    let (_admin, mut admin) = serve(&mesh).await?;
+    let mut watch = admin.watch(pb::WatchRequest::default()).await?.into_inner();
+    backends[0]
+        .behavior()
+        .set_error_rate(1.0, Code::Unavailable);
+    let traffic = tokio::spawn(async move {
+        let mut greeter = greeter;
+        loop {
+            let _ = greeter.say_hello(hello()).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+
+    let ejected = next_event(&mut watch, WAIT, |k| match k {
+        pb::event::Kind::Ejection(e) => Some(e.clone()),
+        _ => None,
+    })
+    .await?;
+    let left = seconds_until(ejected.until.as_ref().context("until")?);
+    assert_eq!(
+        ejected.endpoint,
+        backends[0].addr().to_string(),
+        "{ejected:?}"
+    );
+    assert_eq!(ejected.cluster, "od-events");
+    assert!(ejected.reason.contains("failure percentage"), "{ejected:?}");
+    assert!(
+        (EJECTION - INTERVAL..=EJECTION).contains(&left),
+        "the event came {:.3} s after the ejection (until is {left:.3} s away)",
+        EJECTION - left
+    );
+    let snapshot = admin
+        .get_snapshot(pb::GetSnapshotRequest::default())
+        .await?
+        .into_inner();
+    let shown = endpoint_of(&snapshot, backends[0].addr()).context("b0 is shown")?;
+    assert_eq!(
+        shown.health_state,
+        pb::HealthState::Ejected as i32,
+        "{shown:?}"
+    );
+    assert_eq!(shown.ejected_until, ejected.until, "{shown:?}");
+    let cluster = &snapshot.targets[0].clusters[0];
+    assert_eq!(
+        cluster.outlier_detection.as_ref().map(|o| o.ejected),
+        Some(1)
+    );
+
+    let returned = next_event(&mut watch, WAIT, |k| match k {
+        pb::event::Kind::Unejection(u) => Some(u.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(returned.endpoint, backends[0].addr().to_string());
+    assert_eq!(returned.reason, "ejection time over");
+    traffic.abort();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_reports_breaker_overflows_with_the_cluster_and_its_limit() -> Result<()> {
+    const MAX: u32 = 3;
+    let backends = Backends::start(1).await?;
+    let yaml = mesh_yaml(
+        &[service("breaker-events")],
+        "breaker-events",
+        &["max_requests: 3"],
+        &backends.addrs(),
+    );
+    let cp = serve_yaml(&yaml).await?;
+    let mesh = sdk_mesh(&cp, "admin-breaker", ChannelOptions::default())?;
+    let greeter = GreeterClient::new(mesh.channel("xds:///breaker-events:50051").await?);
+    greeter.clone().say_hello(hello()).await?;
+    let (_admin, mut admin) = serve(&mesh).await?;
+    let mut watch = admin.watch(pb::WatchRequest::default()).await?.into_inner();
+    backends[0].behavior().set_hang(true);
+    let held: Vec<_> = (0..MAX)
+        .map(|_| {
+            let mut greeter = greeter.clone();
+            tokio::spawn(async move { greeter.say_hello(hello()).await })
+        })
+        .collect();
+    eventually(WAIT, "the held calls reaching the backend", || async {
+        (backends[0].served().in_flight() >= u64::from(MAX)).then_some(())
+    })
+    .await?;
+    let refused = greeter
+        .clone()
+        .say_hello(hello())
+        .await
+        .expect_err("over the limit");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+
+    let overflow = next_event(&mut watch, WAIT, |k| match k {
+        pb::event::Kind::BreakerOverflow(o) => Some(o.clone()),
+        _ => None,
+    })
+    .await?;
+    assert_eq!(overflow.cluster, "breaker-events");
+    assert_eq!(overflow.max_requests, MAX);
+    assert_eq!(overflow.refused, 1);
+    let snapshot = admin
+        .get_snapshot(pb::GetSnapshotRequest::default())
+        .await?
+        .into_inner();
+    let breaker = snapshot.targets[0].clusters[0]
+        .breaker
+        .context("the breaker is shown")?;
+    assert_eq!((breaker.in_flight, breaker.max_requests), (MAX, MAX));
+    assert!(breaker.overflows >= 1, "{breaker:?}");
+    for h in held {
+        h.abort();
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_drains_a_service_through_the_admin_endpoint() -> Result<()> {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    const SERVICE: &str = "helloworld.Greeter";
+    let mesh = Mesh::builder().service_name("drain").build()?;
+    mesh.health().set_service_serving(SERVICE, true).await;
+    let listener = tokio::net::TcpListener::bind(loopback()).await?;
+    let addr = listener.local_addr()?;
+    let router = tonic::transport::Server::builder()
+        .add_service(mesh.health().service())
+        .add_service(GreeterBackend::new("d0").into_service());
+    let server = tokio::spawn(
+        router.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let (_admin, mut admin) = serve(&mesh).await?;
+    let channel = Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    let mut health = HealthClient::new(channel);
+    let check = |service: &str| HealthCheckRequest {
+        service: service.into(),
+    };
+    let status = health.check(check(SERVICE)).await?.into_inner().status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+
+    let drain = pb::SetServingRequest {
+        service: SERVICE.into(),
+        serving: false,
+    };
+    let anonymous = admin
+        .set_serving(drain.clone())
+        .await
+        .expect_err("no token");
+    assert_eq!(anonymous.code(), Code::Unauthenticated, "{anonymous:?}");
+    let wrong = admin
+        .set_serving(authed(drain.clone(), "guess"))
+        .await
+        .expect_err("wrong token");
+    assert_eq!(wrong.code(), Code::PermissionDenied, "{wrong:?}");
+    let status = health.check(check(SERVICE)).await?.into_inner().status;
+    assert_eq!(status, ServingStatus::Serving as i32, "refused: unchanged");
+
+    let set = admin.set_serving(authed(drain, TOKEN)).await?.into_inner();
+    assert_eq!(set.was_serving, Some(true));
+    let status = health.check(check(SERVICE)).await?.into_inner().status;
+    assert_eq!(status, ServingStatus::NotServing as i32);
+    let whole = health.check(check("")).await?.into_inner().status;
+    assert_eq!(
+        whole,
+        ServingStatus::Serving as i32,
+        "only that service drains"
+    );
+
+    let info = admin.get_info(pb::GetInfoRequest {}).await?.into_inner();
+    let shown: Vec<_> = info
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s.serving))
+        .collect();
+    assert_eq!(shown, [("", true), (SERVICE, false)]);
+    server.abort();
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! `meshwork.admin.v1.Admin`: the service behind the admin endpoint. Reads (GetInfo,
-//! GetSnapshot, Watch, GetConfigDump, ListFaults) are open; mutations (SetFault, ClearFault) pass
-//! [`Auth`](super::auth::Auth) first and change nothing when refused.
+//! GetSnapshot, Watch, GetConfigDump, ListFaults) are open; mutations (SetFault, ClearFault,
+//! SetServing) pass [`Auth`](super::auth::Auth) first and change nothing when refused.
+//! SetServing flips the Mesh's [`Health`](crate::server::Health), which the application's server
+//! and the admin endpoint both serve; GetInfo lists the statuses set through it.
 //!
 //! Invalid requests are refused `INVALID_ARGUMENT` with the field named (`spec.percentage: ...`);
 //! a full registry is `RESOURCE_EXHAUSTED`, an unknown rule id `NOT_FOUND`. Every accepted
@@ -70,6 +72,13 @@ impl AdminService {
             uptime: Some(duration(Instant::now().saturating_duration_since(started))),
             started_at: Some(clock.timestamp(started)),
             xds_servers,
+            services: self
+                .mesh
+                .health()
+                .statuses()
+                .into_iter()
+                .map(|(service, serving)| pb::ServiceStatus { service, serving })
+                .collect(),
         }
     }
 }
@@ -175,6 +184,30 @@ impl Admin for AdminService {
             .find(|r| r.id == id)
             .map(|r| wire::rule_to_proto(&r, &clock));
         Ok(Response::new(pb::SetFaultResponse { rule }))
+    }
+
+    async fn set_serving(
+        &self,
+        request: Request<pb::SetServingRequest>,
+    ) -> Result<Response<pb::SetServingResponse>, Status> {
+        self.auth.authorize(&request, "SetServing")?;
+        let pb::SetServingRequest { service, serving } = request.into_inner();
+        let was_serving = self
+            .mesh
+            .health()
+            .set_service_serving(&service, serving)
+            .await;
+        tracing::info!(
+            target: "meshwork::admin",
+            service,
+            serving,
+            ?was_serving,
+            "serving status set through the admin endpoint"
+        );
+        Ok(Response::new(pb::SetServingResponse {
+            status: Some(pb::ServiceStatus { service, serving }),
+            was_serving,
+        }))
     }
 
     async fn clear_fault(

@@ -4,9 +4,10 @@
 //! Reads the view each channel's manager publishes (`channel::inspect`) and the resolver
 //! snapshot inside it; nothing here takes a lock the request path uses. Per endpoint it shows the
 //! address, locality, priority, weight, where its health comes from and what it is, the live
-//! in-flight count and the peak-EWMA latency estimate. Request rates, error rates and latency
-//! quantiles are not counted by the channel yet and are sent as 0. The breaker's in-flight count
-//! is the sum of its endpoints' (circuit breaking is not wired yet, so overflows are 0).
+//! in-flight count, the peak-EWMA latency estimate, and the request rate, error rate and latency
+//! p50/p99 of the endpoint's last completed one-second window (`balancer::stats`; the first
+//! window is reported while it runs), and until when outlier detection ejects it. The breaker
+//! shows its process-wide in-flight count and refusals since it was created.
 
 use std::time::Duration;
 
@@ -26,12 +27,13 @@ use crate::xds::resource::route::{Route, RouteAction};
 
 /// The snapshot `request` asks for.
 pub(crate) fn build(mesh: &Mesh, request: &pb::GetSnapshotRequest) -> pb::Snapshot {
+    let (_, clock) = mesh.started();
     let targets = mesh
         .channels()
         .iter()
         .map(|core| core.inspect())
         .filter(|v| request.targets.is_empty() || request.targets.iter().any(|t| **t == *v.target))
-        .map(|v| target(&v, request.omit_endpoints))
+        .map(|v| target(&v, request.omit_endpoints, &clock))
         .collect();
     pb::Snapshot {
         taken_at: Some(WallClock::now().timestamp(tokio::time::Instant::now())),
@@ -39,7 +41,7 @@ pub(crate) fn build(mesh: &Mesh, request: &pb::GetSnapshotRequest) -> pb::Snapsh
     }
 }
 
-fn target(view: &TargetView, omit_endpoints: bool) -> pb::Target {
+fn target(view: &TargetView, omit_endpoints: bool, clock: &WallClock) -> pb::Target {
     let (state, error) = match &view.routing {
         RoutingView::Pending => (pb::TargetState::Resolving, String::new()),
         RoutingView::Static | RoutingView::Ready => (pb::TargetState::Ready, String::new()),
@@ -54,7 +56,7 @@ fn target(view: &TargetView, omit_endpoints: bool) -> pb::Target {
         clusters: view
             .clusters
             .iter()
-            .map(|c| cluster(c, snapshot, omit_endpoints))
+            .map(|c| cluster(c, snapshot, omit_endpoints, clock))
             .collect(),
     }
 }
@@ -125,7 +127,12 @@ fn route(r: &Route) -> pb::RouteSummary {
     summary
 }
 
-fn cluster(view: &ClusterView, snapshot: Option<&Snapshot>, omit_endpoints: bool) -> pb::Cluster {
+fn cluster(
+    view: &ClusterView,
+    snapshot: Option<&Snapshot>,
+    omit_endpoints: bool,
+    clock: &WallClock,
+) -> pb::Cluster {
     let config = snapshot
         .and_then(|s| s.cluster(&view.name))
         .and_then(Result::ok);
@@ -154,22 +161,41 @@ fn cluster(view: &ClusterView, snapshot: Option<&Snapshot>, omit_endpoints: bool
                     failure_percentage_enabled: od.failure_percentage.is_some(),
                     ejected: 0,
                 });
-        out.breaker = Some(pb::CircuitBreaker {
-            max_requests: config.cluster.max_requests,
-            ..pb::CircuitBreaker::default()
-        });
     } else if snapshot.is_none() {
         out.lb_policy = "static".to_string();
     }
     match &view.kind {
-        ClusterViewKind::Leaf { endpoints } => {
-            let in_flight = endpoints.iter().map(|e| e.handle.load().in_flight()).sum();
-            if let Some(breaker) = out.breaker.as_mut() {
-                breaker.in_flight = in_flight;
+        ClusterViewKind::Leaf {
+            endpoints,
+            ejected_until,
+            breaker,
+            max_requests,
+        } => {
+            out.breaker = Some(pb::CircuitBreaker {
+                max_requests: *max_requests,
+                in_flight: breaker.in_flight(),
+                overflows: breaker.overflows(),
+            });
+            if let Some(od) = out.outlier_detection.as_mut() {
+                od.ejected = u32::try_from(ejected_until.len()).unwrap_or(u32::MAX);
             }
             if !omit_endpoints {
                 let from_eds = snapshot.is_some();
-                out.endpoints = endpoints.iter().map(|e| endpoint(e, from_eds)).collect();
+                out.endpoints = endpoints
+                    .iter()
+                    .map(|e| {
+                        let mut shown = endpoint(e, from_eds);
+                        shown.ejected_until = ejected_until
+                            .get(&e.handle.id())
+                            .map(|until| clock.timestamp(*until));
+                        if !e.usable && shown.ejected_until.is_none() {
+                            // Unusable but not ejected: its active health check says so.
+                            shown.health_source = pb::HealthSource::ActiveCheck as i32;
+                            shown.health_state = pb::HealthState::Unhealthy as i32;
+                        }
+                        shown
+                    })
+                    .collect();
             }
         }
         ClusterViewKind::Aggregate(leaves) => {
@@ -207,6 +233,7 @@ fn endpoint(e: &EndpointState, from_eds: bool) -> pb::Endpoint {
         }
     };
     let load = e.handle.load();
+    let rates = load.stats().rates(tokio::time::Instant::now());
     // The estimate as of its last sample: each channel's clock has its own epoch, so "now"
     // cannot be expressed here; at time 0 no decay is applied.
     let ewma_ms = match load.latency().last_update() {
@@ -229,6 +256,10 @@ fn endpoint(e: &EndpointState, from_eds: bool) -> pb::Endpoint {
         health_source: source as i32,
         health_state: state as i32,
         in_flight: load.in_flight(),
+        requests_per_sec: rates.requests_per_sec,
+        error_rate: rates.error_rate,
+        latency_p50_ms: rates.p50.as_secs_f64() * 1e3,
+        latency_p99_ms: rates.p99.as_secs_f64() * 1e3,
         ewma_ms,
         ..pb::Endpoint::default()
     }

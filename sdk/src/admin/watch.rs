@@ -1,14 +1,15 @@
 //! The Watch stream: snapshots at the interval the client asks for (raised to
 //! [`MIN_WATCH_INTERVAL`](super::MIN_WATCH_INTERVAL)), interleaved with events as they happen.
 //!
-//! Events come from two sources. Fault rule changes arrive from
+//! Events come from three sources. Outlier ejections and returns and circuit-breaker
+//! overflows arrive from the mesh's [`EventSink`](crate::channel::EventSink) as they happen
+//! (overflows coalesced per cluster, see `channel::events`). Fault rule changes arrive from
 //! [`FaultRegistry::subscribe`](crate::fault::FaultRegistry::subscribe) as soon as they happen; a
 //! subscriber that falls behind gets an `EventsDropped` with the count. xDS updates and NACKs are
 //! derived by diffing the xDS client's config dump at every interval (every 250 ms for an
 //! events-only watch), so each shows up within one interval: a changed accepted version is an
 //! `XdsUpdate`, a resource that disappeared or no longer exists an `XdsUpdate` with `removed`, a
-//! new rejected update an `XdsNack` with the rejection's text. Ejections and breaker overflows
-//! are not reported yet. The stream is a plain future-driven `Stream` (no task): it stops when
+//! new rejected update an `XdsNack` with the rejection's text. The stream is a plain future-driven `Stream` (no task): it stops when
 //! the client goes away.
 
 use std::collections::{HashMap, VecDeque};
@@ -20,11 +21,13 @@ use meshwork_proto::admin::v1 as pb;
 use pb::event::Kind;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::{Interval, MissedTickBehavior};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tonic::Status;
 
 use super::{MIN_WATCH_INTERVAL, snapshot};
 use crate::Mesh;
+use crate::channel::MeshEvent;
+use crate::channel::events::reason_text;
 use crate::fault::{FaultEvent, WallClock, wire};
 use crate::xds::{ConfigDump, ResourceStatus};
 
@@ -48,6 +51,7 @@ struct State {
     snapshots: Option<Interval>,
     poll: Interval,
     faults: broadcast::Receiver<FaultEvent>,
+    events: Option<broadcast::Receiver<MeshEvent>>,
     seen: HashMap<(String, String), Seen>,
     queue: VecDeque<pb::WatchUpdate>,
 }
@@ -71,6 +75,7 @@ pub(crate) fn start(mesh: Mesh, request: pb::WatchRequest) -> WatchStream {
         .unwrap_or_default();
     let state = State {
         faults: mesh.faults().subscribe(),
+        events: mesh.events().subscribe(),
         snapshots: interval.map(ticker),
         poll: ticker(interval.unwrap_or(EVENTS_ONLY_POLL)),
         request: request.snapshot.unwrap_or_default(),
@@ -101,6 +106,16 @@ pub(crate) fn start(mesh: Mesh, request: pb::WatchRequest) -> WatchStream {
                     }
                     Err(RecvError::Closed) => return None,
                 },
+                event = next_event(&mut st.events) => match event {
+                    Ok(event) => {
+                        let (at, kind) = mesh_event(&event, &st.mesh.started().1);
+                        st.push_event_at(at, kind);
+                    }
+                    Err(RecvError::Lagged(count)) => {
+                        st.push_event(Kind::EventsDropped(pb::EventsDropped { count }));
+                    }
+                    Err(RecvError::Closed) => st.events = None,
+                },
             }
         }
     }))
@@ -115,9 +130,71 @@ async fn tick(interval: &mut Option<Interval>) {
     }
 }
 
+/// The next mesh event; never, without a subscription.
+async fn next_event(
+    events: &mut Option<broadcast::Receiver<MeshEvent>>,
+) -> Result<MeshEvent, RecvError> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A mesh event as the admin API shows it, with when it happened.
+fn mesh_event(event: &MeshEvent, clock: &WallClock) -> (Instant, Kind) {
+    match event {
+        MeshEvent::Ejection {
+            at,
+            cluster,
+            endpoint,
+            until,
+            reason,
+        } => (
+            *at,
+            Kind::Ejection(pb::Ejection {
+                cluster: cluster.clone(),
+                endpoint: endpoint.to_string(),
+                until: Some(clock.timestamp(*until)),
+                reason: reason_text(*reason).to_string(),
+            }),
+        ),
+        MeshEvent::Unejection {
+            at,
+            cluster,
+            endpoint,
+            reason,
+        } => (
+            *at,
+            Kind::Unejection(pb::Unejection {
+                cluster: cluster.clone(),
+                endpoint: endpoint.to_string(),
+                reason: reason_text(*reason).to_string(),
+            }),
+        ),
+        MeshEvent::BreakerOverflow {
+            at,
+            cluster,
+            max_requests,
+            refused,
+        } => (
+            *at,
+            Kind::BreakerOverflow(pb::BreakerOverflow {
+                cluster: cluster.to_string(),
+                max_requests: *max_requests,
+                refused: *refused,
+            }),
+        ),
+    }
+}
+
 impl State {
     fn push_event(&mut self, kind: Kind) {
-        let at = WallClock::now().timestamp(tokio::time::Instant::now());
+        self.push_event_at(Instant::now(), kind);
+    }
+
+    fn push_event_at(&mut self, at: Instant, kind: Kind) {
+        // The mesh's clock, as the snapshot uses: the same instant shows the same time.
+        let at = self.mesh.started().1.timestamp(at);
         self.queue.push_back(pb::WatchUpdate {
             update: Some(pb::watch_update::Update::Event(pb::Event {
                 at: Some(at),

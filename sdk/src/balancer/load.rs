@@ -4,19 +4,23 @@
 //!
 //! The channel calls [`EndpointLoad::start`] when it sends an RPC to a picked endpoint and keeps
 //! the returned [`InFlight`] until the RPC ends; it records the round-trip time with
-//! [`InFlight::finish`]. Nothing here allocates or locks. This module does not pick.
+//! [`InFlight::finish`]; the channel also counts each finished request in [`EndpointStats`]
+//! (rates and latency quantiles for the admin endpoint). Nothing here allocates or locks on the
+//! request path. This module does not pick.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::endpoint::EndpointHandle;
 use super::ewma::{Clock, PeakEwma};
+use super::stats::EndpointStats;
 
 /// Load counters of one endpoint.
 #[derive(Debug, Default)]
 pub struct EndpointLoad {
     in_flight: AtomicU32,
     latency: PeakEwma,
+    stats: EndpointStats,
 }
 
 impl EndpointLoad {
@@ -28,6 +32,11 @@ impl EndpointLoad {
     /// The peak-EWMA latency estimator.
     pub fn latency(&self) -> &PeakEwma {
         &self.latency
+    }
+
+    /// Completed requests, errors and latencies, for the admin endpoint.
+    pub fn stats(&self) -> &EndpointStats {
+        &self.stats
     }
 
     /// Counts one more outstanding request, returning a guard that counts it down when dropped.

@@ -3,7 +3,8 @@
 //!
 //! gRPC responses end with trailers, so "finished" is the body yielding its last frame (or an
 //! error). The round trip recorded is from send to that moment, what Linkerd's peak-EWMA
-//! measures for streams. The final `grpc-status` (trailers, or an error frame as UNAVAILABLE)
+//! measures for streams; it is also counted, with whether the status was OK, in the endpoint's
+//! admin statistics (`balancer::stats`). The final `grpc-status` (trailers, or an error frame as UNAVAILABLE)
 //! feeds the endpoint's outlier-detection counter (gRFC A50: only the status matters). A body
 //! dropped early (the caller cancelled) only ends the in-flight count and frees the breaker slot:
 //! a cancelled call says nothing about the endpoint.
@@ -67,6 +68,11 @@ impl Tracker {
     /// Ends the request now, recording its round trip and final status.
     pub(crate) fn finish(self, code: Code) {
         let rtt = Duration::from_nanos(self.clock.now_nanos().saturating_sub(self.started));
+        self.in_flight
+            .endpoint()
+            .load()
+            .stats()
+            .record(rtt, code != Code::Ok);
         self.in_flight.finish(rtt, &self.clock, self.decay);
         if let Some(counter) = &self.counter {
             // A streak is picked up by the next sweep (the detector checks missed streaks).

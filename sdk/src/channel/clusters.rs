@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::aggregate::{AggregatePicker, Leaf};
+use super::events::EventSink;
 use super::state::{ClusterEntry, EndpointRoute, RouteState, Routing};
 use crate::balancer::{
     AtomicRng, BalancerOptions, Clock, ClusterBalancer, Connectivity, EndpointChanges, EndpointId,
@@ -62,6 +63,8 @@ pub(crate) struct ClusterSet {
     /// Randomness of outlier-detection enforcement draws.
     rng: AtomicRng,
     outlier_options: OutlierOptions,
+    /// Where leaves report ejections.
+    events: EventSink,
     /// Addresses whose active health check last said "not serving".
     unhealthy: std::collections::HashSet<SocketAddr>,
 }
@@ -93,8 +96,14 @@ impl ClusterSet {
             endpoints: None,
             rng: AtomicRng::new(seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15),
             outlier_options: OutlierOptions::default(),
+            events: EventSink::default(),
             unhealthy: std::collections::HashSet::new(),
         }
+    }
+
+    /// Sets where leaves report ejections (set before clusters are added).
+    pub(crate) fn set_events(&mut self, events: EventSink) {
+        self.events = events;
     }
 
     /// Sets the Meshwork-only outlier-detection options (consecutive-failure extension).
@@ -124,7 +133,13 @@ impl ClusterSet {
             .iter()
             .map(|e| e.handle.clone())
             .collect();
-        let mut leaf = LeafCluster::new(balancer, Source::Static, limits, self.outlier_options);
+        let mut leaf = LeafCluster::new(
+            balancer,
+            Source::Static,
+            limits,
+            self.outlier_options,
+            self.events.clone(),
+        );
         leaf.attach(
             &self.pool,
             EndpointChanges {
@@ -207,7 +222,13 @@ impl ClusterSet {
         }
         let mut balancer = ClusterBalancer::new(name, policy, self.options());
         let changes = balancer.update_endpoints(cla);
-        let mut leaf = LeafCluster::new(balancer, source, limits, self.outlier_options);
+        let mut leaf = LeafCluster::new(
+            balancer,
+            source,
+            limits,
+            self.outlier_options,
+            self.events.clone(),
+        );
         leaf.attach(&self.pool, changes);
         self.clusters
             .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
@@ -234,7 +255,13 @@ impl ClusterSet {
             return None;
         }
         let balancer = ClusterBalancer::new(name, policy, self.options());
-        let leaf = LeafCluster::new(balancer, source, limits, self.outlier_options);
+        let leaf = LeafCluster::new(
+            balancer,
+            source,
+            limits,
+            self.outlier_options,
+            self.events.clone(),
+        );
         self.clusters
             .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
         Some(DnsLookup {

@@ -5,11 +5,15 @@
 //! is one `Arc` load and takes no lock from the request path. It only shows: nothing here
 //! changes routing or balancing. The admin module turns it into `meshwork.admin.v1` messages.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use tokio::time::Instant;
 
 use super::core::ChannelCore;
 use super::state::Routing;
-use crate::balancer::EndpointState;
+use crate::balancer::{EndpointId, EndpointState};
+use crate::resilience::ClusterBreaker;
 use crate::resolver::Snapshot;
 
 /// One channel, as the admin endpoint shows it.
@@ -54,6 +58,12 @@ pub(crate) enum ClusterViewKind {
     Leaf {
         /// Every endpoint the balancer tracks, by priority then locality.
         endpoints: Vec<EndpointState>,
+        /// Until when each endpoint outlier detection ejected stays ejected.
+        ejected_until: HashMap<EndpointId, Instant>,
+        /// The cluster's circuit breaker (process-wide counts).
+        breaker: Arc<ClusterBreaker>,
+        /// Its `max_requests`.
+        max_requests: u32,
     },
     /// An aggregate cluster over these leaves, in priority order.
     Aggregate(Vec<String>),

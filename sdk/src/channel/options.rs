@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::error::ChannelError;
+use super::events::EventSink;
 use super::replay::DEFAULT_RETRY_BUFFER;
 use crate::balancer::Clock;
 use crate::fault::FaultRegistry;
@@ -52,6 +53,9 @@ pub struct ChannelOptions {
     /// fault policy. A [`Mesh`](crate::Mesh) sets its own registry on the channels it makes;
     /// `None` applies xDS faults only.
     pub fault_registry: Option<FaultRegistry>,
+    /// Where ejections and breaker overflows are reported (a [`Mesh`](crate::Mesh) sets its
+    /// own; the default drops them).
+    pub events: EventSink,
 }
 
 impl Default for ChannelOptions {
@@ -67,6 +71,7 @@ impl Default for ChannelOptions {
             health_check: None,
             outlier: OutlierOptions::default(),
             fault_registry: None,
+            events: EventSink::default(),
         }
     }
 }

@@ -14,7 +14,8 @@
 //! Circuit breaking (gRFC A32) happens here, on a completed pick, as gRPC's `xds_cluster_impl`
 //! picker does: the endpoint's cluster must have fewer than `max_requests` calls in flight
 //! (counted process-wide), else the attempt fails at once with [`RpcError::CircuitBreaker`]
-//! (UNAVAILABLE, never retried). An RPC waiting in the queue holds no slot; a sent attempt holds
+//! (UNAVAILABLE, never retried) and is reported, coalesced, to the channel's
+//! [`EventSink`](super::EventSink). An RPC waiting in the queue holds no slot; a sent attempt holds
 //! its slot until its response ends.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -183,7 +184,14 @@ fn pick(
                 Some(sender) => {
                     let guard = match route.breaker.try_acquire(route.max_requests) {
                         Ok(guard) => guard,
-                        Err(overflow) => return Some(Err(overflow.into())),
+                        Err(overflow) => {
+                            core.options.events.breaker_overflow(
+                                &overflow.cluster,
+                                overflow.max_requests,
+                                tokio::time::Instant::now(),
+                            );
+                            return Some(Err(overflow.into()));
+                        }
                     };
                     if let Some(tried) = tried {
                         tried.push(endpoint.id());

@@ -181,6 +181,15 @@ impl OutlierDetector {
             .is_some_and(|e| e.ejected_at.is_some())
     }
 
+    /// Until when `id` stays ejected (`None` when it is not ejected or detection is off).
+    pub fn ejected_until(&self, id: EndpointId) -> Option<Instant> {
+        let config = self.config.as_ref()?;
+        let entry = self.entries.get(&id)?;
+        entry
+            .ejected_at
+            .map(|at| at + ejection_time(config, entry.multiplier))
+    }
+
     /// The ejection time multiplier of `id` (0 = never ejected or fully decayed).
     pub fn multiplier(&self, id: EndpointId) -> Option<u32> {
         self.entries.get(&id).map(|e| e.multiplier)

@@ -1,5 +1,6 @@
 //! Builds the admin view of a [`ClusterSet`](super::ClusterSet): every cluster with a copy of its
-//! endpoints' state (the handles inside share the live load counters). Runs in the manager task
+//! endpoints' state (the handles inside share the live load counters), when outlier
+//! ejections end and the cluster's circuit breaker. Runs in the manager task
 //! when a state is published, never on the request path.
 
 use super::{ClusterSet, Slot};
@@ -15,6 +16,9 @@ impl ClusterSet {
                 kind: match slot {
                     Slot::Leaf(leaf) => ClusterViewKind::Leaf {
                         endpoints: leaf.balancer.endpoints().to_vec(),
+                        ejected_until: leaf.ejections(),
+                        breaker: leaf.breaker.clone(),
+                        max_requests: leaf.max_requests(),
                     },
                     Slot::Aggregate(leaves) => ClusterViewKind::Aggregate(leaves.clone()),
                     Slot::Failed(_) => ClusterViewKind::Failed,

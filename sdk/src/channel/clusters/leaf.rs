@@ -5,7 +5,9 @@
 //!
 //! An endpoint is usable unless outlier detection ejected it or its health check says it is not
 //! serving; every change is pushed to the balancer with `set_usable`, which builds a new picker.
-//! No I/O here besides asking connections to connect.
+//! Each applied outlier decision is logged and reported to the channel's [`EventSink`] as an
+//! ejection (with its reason and end) or a return. No I/O here besides asking connections to
+//! connect.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use super::super::events::{EventSink, MeshEvent, reason_text};
 use crate::balancer::{AtomicRng, ClusterBalancer, Connectivity, EndpointChanges, EndpointId};
 use crate::connection::{ConnectionPool, EndpointConnection};
 use crate::health::outlier::{Action, Decision, OutlierDetector, OutlierOptions};
@@ -41,6 +44,7 @@ pub(super) struct LeafCluster {
     pub(super) breaker: Arc<ClusterBreaker>,
     outlier: OutlierDetector,
     unhealthy: HashSet<EndpointId>,
+    events: EventSink,
 }
 
 impl LeafCluster {
@@ -49,6 +53,7 @@ impl LeafCluster {
         source: super::Source,
         limits: Limits,
         options: OutlierOptions,
+        events: EventSink,
     ) -> Self {
         let (cluster, eds) = &limits.breaker_key;
         let breaker = BreakerRegistry::global().breaker(cluster, eds.as_deref());
@@ -63,6 +68,7 @@ impl LeafCluster {
             breaker,
             outlier,
             unhealthy: HashSet::new(),
+            events,
         }
     }
 
@@ -174,26 +180,53 @@ impl LeafCluster {
         self.apply_decisions(&decisions)
     }
 
+    /// Until when each ejected endpoint stays ejected, for the admin view.
+    pub(super) fn ejections(&self) -> HashMap<EndpointId, Instant> {
+        self.balancer
+            .endpoints()
+            .iter()
+            .filter_map(|e| {
+                let id = e.handle.id();
+                self.outlier.ejected_until(id).map(|until| (id, until))
+            })
+            .collect()
+    }
+
     fn apply_decisions(&mut self, decisions: &[Decision]) -> bool {
         let mut changed = false;
+        let now = Instant::now();
         for d in decisions {
             let address = self
                 .balancer
                 .endpoint(d.endpoint)
                 .map(|e| e.handle.address());
+            let cluster = self.balancer.name().to_string();
+            let reason = reason_text(d.reason);
             match d.action {
-                Action::Eject => tracing::info!(
-                    cluster = self.balancer.name(),
-                    ?address,
-                    reason = ?d.reason,
-                    "outlier detection ejected an endpoint"
-                ),
-                Action::Uneject => tracing::info!(
-                    cluster = self.balancer.name(),
-                    ?address,
-                    reason = ?d.reason,
-                    "outlier detection returned an endpoint"
-                ),
+                Action::Eject => {
+                    tracing::info!(%cluster, ?address, reason, "outlier detection ejected an endpoint");
+                    let until = self.outlier.ejected_until(d.endpoint);
+                    if let (Some(endpoint), Some(until)) = (address, until) {
+                        self.events.emit(MeshEvent::Ejection {
+                            at: now,
+                            cluster,
+                            endpoint,
+                            until,
+                            reason: d.reason,
+                        });
+                    }
+                }
+                Action::Uneject => {
+                    tracing::info!(%cluster, ?address, reason, "outlier detection returned an endpoint");
+                    if let Some(endpoint) = address {
+                        self.events.emit(MeshEvent::Unejection {
+                            at: now,
+                            cluster,
+                            endpoint,
+                            reason: d.reason,
+                        });
+                    }
+                }
             }
             changed |= self.push_usable(d.endpoint);
         }
