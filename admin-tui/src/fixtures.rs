@@ -37,6 +37,7 @@ pub fn info(name: &str) -> Info {
             nanos: 0,
         }),
         started_at: Some(ts(-3600)),
+        services: Vec::new(),
         xds_servers: vec![XdsServer {
             server_uri: "127.0.0.1:18000".to_owned(),
             state: ConnectionState::Connected as i32,

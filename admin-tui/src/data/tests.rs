@@ -152,6 +152,15 @@ impl Admin for Fake {
     ) -> Result<Response<ClearFaultResponse>, Status> {
         Err(Status::not_found("no such rule"))
     }
+
+    async fn set_serving(
+        &self,
+        _: GrpcRequest<meshwork_proto::admin::v1::SetServingRequest>,
+    ) -> Result<Response<meshwork_proto::admin::v1::SetServingResponse>, Status> {
+        Err(Status::unimplemented(
+            "the fake admin server does not serve health",
+        ))
+    }
 }
 
 fn serve(listener: TcpListener, fake: Fake) -> JoinHandle<()> {
