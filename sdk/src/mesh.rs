@@ -11,7 +11,14 @@
 //! ([`Mesh::builder`]) serves static channels, the server layer and the admin endpoint; its
 //! `channel()` refuses `xds:` targets. Every background task is owned: dropping the `Mesh` and
 //! every channel it made stops the ADS streams, resolvers, manager tasks and connections.
-//! Telemetry joins this handle in a later issue.
+//!
+//! **Telemetry.** The mesh owns one [`Telemetry`]: every channel it makes (xDS and
+//! [`static`](Mesh::static_channel)) records gRFC A66 call and attempt metrics into it, the
+//! [`server layer`](Mesh::server_layer) records server metrics, and [`Mesh::serve_metrics`]
+//! serves it as Prometheus text. Unless [`MeshBuilder::telemetry`] says otherwise it is
+//! [`Telemetry::from_env`]: pushed over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its
+//! `_METRICS_` / `_TRACES_` variants) is set, always kept locally for Prometheus, and off with
+//! `OTEL_SDK_DISABLED=true`. Pass [`Telemetry::disabled`] to switch it off in code.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -26,6 +33,7 @@ use crate::connection::{ConnectOptions, ConnectionPool};
 use crate::fault::{ActiveFaults, FaultRegistry, FaultRegistryConfig, WallClock};
 use crate::resolver::Resolver;
 use crate::server::{Health, ServerLayer};
+use crate::telemetry::{Telemetry, TelemetryBuilder};
 use crate::xds::{ClientOptions, XdsClient};
 
 /// Knobs of a [`Mesh`].
@@ -60,6 +68,7 @@ pub struct MeshBuilder {
     options: MeshOptions,
     faults: FaultRegistryConfig,
     service_name: Option<String>,
+    telemetry: Option<Telemetry>,
 }
 
 #[derive(Debug)]
@@ -73,6 +82,7 @@ struct Inner {
     fault_limits: FaultRegistryConfig,
     health: Health,
     service_name: String,
+    telemetry: Telemetry,
     started: Instant,
     clock: WallClock,
 }
@@ -102,8 +112,16 @@ impl MeshBuilder {
         self
     }
 
+    /// Where the mesh's metrics and spans go (default: [`Telemetry::from_env`], see the module
+    /// docs). [`Telemetry::disabled`] turns telemetry off: no layer records anything.
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
+        self
+    }
+
     /// Builds the mesh. Must be called inside a tokio runtime; with a bootstrap, the ADS stream
-    /// to its first control plane starts now.
+    /// to its first control plane starts now. Fails when the default telemetry's OTLP exporter
+    /// cannot be built from the `OTEL_*` environment.
     pub fn build(self) -> Result<Mesh, ChannelError> {
         let runtime = Handle::try_current().map_err(|_| ChannelError::NoRuntime)?;
         let mut options = self.options;
@@ -118,6 +136,11 @@ impl MeshBuilder {
         let faults = FaultRegistry::new(fault_limits.clone(), ActiveFaults::process());
         options.channel.fault_registry = Some(faults.clone());
         let pool = ConnectionPool::new(options.connect.clone(), runtime.clone());
+        let telemetry = match self.telemetry {
+            Some(telemetry) => telemetry,
+            None => default_telemetry(self.service_name.as_deref())?,
+        };
+        options.channel.telemetry = telemetry.clone();
         let service_name = self.service_name.unwrap_or_else(default_service_name);
         Ok(Mesh {
             inner: Arc::new(Inner {
@@ -130,6 +153,7 @@ impl MeshBuilder {
                 fault_limits,
                 health: Health::new(),
                 service_name,
+                telemetry,
                 started: Instant::now(),
                 clock: WallClock::now(),
             }),
@@ -230,10 +254,15 @@ impl Mesh {
         &self.inner.health
     }
 
-    /// The server layer (runtime server-side faults) for `tonic::transport::Server::builder()
-    /// .layer(mesh.server_layer())`.
+    /// The server layer (gRFC A66 server metrics and spans, then runtime server-side faults)
+    /// for `tonic::transport::Server::builder().layer(mesh.server_layer())`.
     pub fn server_layer(&self) -> ServerLayer {
-        ServerLayer::new(self.inner.faults.clone())
+        ServerLayer::new(self.inner.faults.clone()).telemetry(&self.inner.telemetry)
+    }
+
+    /// The mesh's telemetry (metrics, spans, Prometheus text).
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.inner.telemetry
     }
 
     /// Serves the admin endpoint on `addr` until the returned handle is dropped. Refuses a
@@ -280,6 +309,16 @@ impl Mesh {
     pub fn connection_pool(&self) -> &ConnectionPool {
         &self.inner.pool
     }
+}
+
+/// [`Telemetry::from_env`], named after the mesh's service unless `OTEL_SERVICE_NAME` is set.
+fn default_telemetry(service_name: Option<&str>) -> Result<Telemetry, ChannelError> {
+    let mut builder = TelemetryBuilder::from_env();
+    let named_by_env = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty());
+    if let (Some(name), false) = (service_name, named_by_env) {
+        builder = builder.service_name(name);
+    }
+    Ok(builder.build()?)
 }
 
 /// The executable's file name, or `meshwork` when it cannot be read.

@@ -12,6 +12,7 @@ use crate::balancer::Clock;
 use crate::fault::FaultRegistry;
 use crate::health::outlier::OutlierOptions;
 use crate::resilience::{RetryBudget, RetryThrottle};
+use crate::telemetry::Telemetry;
 use crate::xds::resource::route::RetryPolicy;
 
 /// Default of [`ChannelOptions::queue_timeout`].
@@ -52,6 +53,10 @@ pub struct ChannelOptions {
     /// fault policy. A [`Mesh`](crate::Mesh) sets its own registry on the channels it makes;
     /// `None` applies xDS faults only.
     pub fault_registry: Option<FaultRegistry>,
+    /// Where the channel's gRFC A66 call and attempt metrics and spans go. A
+    /// [`Mesh`](crate::Mesh) sets its own [`Telemetry`] on the channels it makes; the default,
+    /// [`Telemetry::disabled`], adds no telemetry layer at all.
+    pub telemetry: Telemetry,
 }
 
 impl Default for ChannelOptions {
@@ -67,6 +72,7 @@ impl Default for ChannelOptions {
             health_check: None,
             outlier: OutlierOptions::default(),
             fault_registry: None,
+            telemetry: Telemetry::disabled(),
         }
     }
 }
