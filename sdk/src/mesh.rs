@@ -33,7 +33,9 @@ use crate::connection::{ConnectOptions, ConnectionPool};
 use crate::fault::{ActiveFaults, FaultRegistry, FaultRegistryConfig, WallClock};
 use crate::resolver::Resolver;
 use crate::server::{Health, ServerLayer};
-use crate::telemetry::{Telemetry, TelemetryBuilder};
+use crate::telemetry::{
+    MetricsOptions, MetricsServer, MetricsServerError, Telemetry, TelemetryBuilder,
+};
 use crate::xds::{ClientOptions, XdsClient};
 
 /// Knobs of a [`Mesh`].
@@ -273,6 +275,25 @@ impl Mesh {
         options: AdminOptions,
     ) -> Result<AdminHandle, AdminError> {
         crate::admin::serve(self.clone(), addr, options).await
+    }
+
+    /// Serves the mesh's metrics as Prometheus text on `GET /metrics` at `addr` (loopback only;
+    /// see [`Mesh::serve_metrics_with`]) until the returned handle is dropped.
+    pub async fn serve_metrics(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> Result<MetricsServer, MetricsServerError> {
+        self.serve_metrics_with(addr, MetricsOptions::default())
+            .await
+    }
+
+    /// [`Mesh::serve_metrics`] with options (e.g. a non-loopback address).
+    pub async fn serve_metrics_with(
+        &self,
+        addr: std::net::SocketAddr,
+        options: MetricsOptions,
+    ) -> Result<MetricsServer, MetricsServerError> {
+        crate::telemetry::serve_metrics(self.inner.telemetry.clone(), addr, options).await
     }
 
     /// The limits the fault registry was made with.

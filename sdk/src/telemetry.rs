@@ -41,6 +41,7 @@ mod method;
 pub mod names;
 mod prometheus;
 mod propagation;
+mod scrape;
 mod server;
 mod spans;
 pub mod status;
@@ -57,6 +58,9 @@ pub use framing::FrameCounter;
 pub use handle::Telemetry;
 pub use mesh::{FaultKind, MeshMetrics};
 pub use method::MethodRegistry;
+pub use scrape::{
+    MetricsOptions, MetricsServer, MetricsServerError, PROMETHEUS_CONTENT_TYPE, serve as serve_metrics,
+};
 pub use server::{ServerBody, ServerFinish, ServerFuture, ServerMetrics, ServerMetricsLayer};
 pub use spans::OtelContext;
 
