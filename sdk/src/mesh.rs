@@ -33,10 +33,15 @@ use crate::connection::{ConnectOptions, ConnectionPool};
 use crate::fault::{ActiveFaults, FaultRegistry, FaultRegistryConfig, WallClock};
 use crate::resolver::Resolver;
 use crate::server::{Health, ServerLayer};
+use crate::telemetry::MeshMetrics;
 use crate::telemetry::{
     MetricsOptions, MetricsServer, MetricsServerError, Telemetry, TelemetryBuilder,
 };
-use crate::xds::{ClientOptions, XdsClient};
+use crate::xds::{ClientOptions, ConnectionState, XdsClient};
+
+/// The `grpc.target` of the process-wide xDS client's metrics: it serves every channel of the
+/// mesh, so no single channel target names it (gRFC A78 expects a channel's target).
+const XDS_METRICS_TARGET: &str = "#mesh";
 
 /// Knobs of a [`Mesh`].
 #[derive(Clone, Debug, Default)]
@@ -85,6 +90,8 @@ struct Inner {
     health: Health,
     service_name: String,
     telemetry: Telemetry,
+    /// Records `grpc.xds_client.connected` from the xDS client's connection state.
+    _xds_metrics: Option<OwnedTask>,
     started: Instant,
     clock: WallClock,
 }
@@ -143,6 +150,14 @@ impl MeshBuilder {
             None => default_telemetry(self.service_name.as_deref())?,
         };
         options.channel.telemetry = telemetry.clone();
+        let xds_metrics = match (&xds, telemetry.is_enabled()) {
+            (Some((_, client)), true) => Some(OwnedTask(
+                runtime
+                    .spawn(record_xds_connection(client.clone(), telemetry.mesh()))
+                    .abort_handle(),
+            )),
+            _ => None,
+        };
         let service_name = self.service_name.unwrap_or_else(default_service_name);
         Ok(Mesh {
             inner: Arc::new(Inner {
@@ -156,6 +171,7 @@ impl MeshBuilder {
                 health: Health::new(),
                 service_name,
                 telemetry,
+                _xds_metrics: xds_metrics,
                 started: Instant::now(),
                 clock: WallClock::now(),
             }),
@@ -329,6 +345,36 @@ impl Mesh {
     /// The endpoint connection pool shared by the mesh's channels.
     pub fn connection_pool(&self) -> &ConnectionPool {
         &self.inner.pool
+    }
+}
+
+/// A background task that stops when its owner is dropped.
+#[derive(Debug)]
+struct OwnedTask(tokio::task::AbortHandle);
+
+impl Drop for OwnedTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps `grpc.xds_client.connected` (gRFC A78) equal to the xDS client's stream state: 1 for
+/// the server in use while its stream is up, 0 otherwise (and 0 for a server left behind by a
+/// fallback). Ends when the client's state channel closes.
+async fn record_xds_connection(client: XdsClient, metrics: MeshMetrics) {
+    let mut changes = client.watch_connection();
+    let mut previous: Option<String> = None;
+    loop {
+        let status = changes.borrow_and_update().clone();
+        if let Some(old) = previous.as_deref().filter(|old| *old != status.server_uri) {
+            metrics.xds_connected(XDS_METRICS_TARGET, old, false);
+        }
+        let connected = status.state == ConnectionState::Connected;
+        metrics.xds_connected(XDS_METRICS_TARGET, &status.server_uri, connected);
+        previous = Some(status.server_uri);
+        if changes.changed().await.is_err() {
+            return;
+        }
     }
 }
 

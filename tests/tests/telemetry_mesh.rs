@@ -152,17 +152,26 @@ async fn mesh_channels_and_server_layer_show_up_on_the_scrape_endpoint() -> anyh
     ensure!(not_found == Some(1.0), "NOT_FOUND calls: {not_found:?}");
     // 5 calls, 6 attempts: the retried attempt is counted and recorded with its own status.
     let started = sample(&text, "grpc_client_attempt_started_total", &[method, t]);
-    ensure!(started == Some(6.0), "attempts started: {started:?}\n{text}");
+    ensure!(
+        started == Some(6.0),
+        "attempts started: {started:?}\n{text}"
+    );
     let unavailable = sample(
         &text,
         "grpc_client_attempt_duration_seconds_count",
         &[method, t, "grpc_status=\"UNAVAILABLE\""],
     );
-    ensure!(unavailable == Some(1.0), "UNAVAILABLE attempts: {unavailable:?}");
+    ensure!(
+        unavailable == Some(1.0),
+        "UNAVAILABLE attempts: {unavailable:?}"
+    );
 
     // The server saw six calls through mesh.server_layer().
     let served = sample(&text, "grpc_server_call_started_total", &[method]);
-    ensure!(served == Some(6.0), "server calls started: {served:?}\n{text}");
+    ensure!(
+        served == Some(6.0),
+        "server calls started: {served:?}\n{text}"
+    );
     let served_ok = sample(
         &text,
         "grpc_server_call_duration_seconds_count",
@@ -212,7 +221,10 @@ async fn disabled_telemetry_serves_an_empty_scrape_and_rpcs_still_work() -> anyh
     let metrics = mesh.serve_metrics("127.0.0.1:0".parse()?).await?;
     let (head, text) = http_get(metrics.local_addr(), "/metrics").await?;
     ensure!(head.starts_with("HTTP/1.1 200"), "scrape answered {head}");
-    ensure!(!text.contains("grpc_"), "disabled telemetry exported:\n{text}");
+    ensure!(
+        !text.contains("grpc_"),
+        "disabled telemetry exported:\n{text}"
+    );
     server.abort();
     Ok(())
 }

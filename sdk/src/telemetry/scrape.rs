@@ -125,7 +125,10 @@ async fn serve_connection(stream: TcpStream, telemetry: Telemetry) {
 /// The answer to one request: the metrics, or a short error a human can act on.
 fn respond<B>(telemetry: &Telemetry, request: &Request<B>) -> Response<String> {
     if request.uri().path() != "/metrics" {
-        return plain(StatusCode::NOT_FOUND, "not found; metrics are at GET /metrics\n");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found; metrics are at GET /metrics\n",
+        );
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = plain(
@@ -138,9 +141,10 @@ fn respond<B>(telemetry: &Telemetry, request: &Request<B>) -> Response<String> {
         return response;
     }
     let mut response = Response::new(telemetry.prometheus_text());
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE),
+    );
     response
 }
 
