@@ -32,7 +32,7 @@ impl Greeter for Greet {
         if name == "nobody" {
             return Err(Status::not_found("nobody is not here"));
         }
-        if name == "flaky" && self.flaky.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+        if name == "flaky" && self.flaky.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
             return Err(Status::unavailable("flaky backend"));
         }
         Ok(Response::new(HelloReply {
