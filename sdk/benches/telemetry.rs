@@ -7,6 +7,7 @@
 //! rounds; one thread, busy loop, so wall time ≈ CPU time) and the on/off ratios. Goal
 //! (performance-anchors.md G10): metrics cost ≤ 1 µs per RPC. Without `--bench` (e.g. under
 //! `cargo test --all-targets`) a quick smoke run checks that the loop works.
+//! `MESHWORK_BENCH_ARM=off|metrics|metrics+spans` runs a single arm, for profiling.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -139,9 +140,14 @@ fn main() {
             ("metrics+spans", &traced),
         ];
         let mut best = [f64::MAX; 3];
+        // `MESHWORK_BENCH_ARM=metrics` runs one arm only (e.g. under `perf record`).
+        let only = std::env::var("MESHWORK_BENCH_ARM").ok();
         run(&off, rpcs() / 10 + 1).await; // warm-up
         for _ in 0..rounds() {
-            for (i, (_, t)) in arms.iter().enumerate() {
+            for (i, (name, t)) in arms.iter().enumerate() {
+                if only.as_deref().is_some_and(|only| only != *name) {
+                    continue;
+                }
                 best[i] = best[i].min(run(t, rpcs()).await);
             }
         }

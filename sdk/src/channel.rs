@@ -18,7 +18,9 @@
 //! deadline for the whole call) → retry (`retry`, A6/A44: replay buffer, backoff, budget; each attempt goes down
 //! the rest of the stack again) → pick (`pick`, A27 picker results, with the A32 circuit breaker
 //! checked on each completed pick) → endpoint connection (`send`; outcome counted for A50
-//! outlier detection). Telemetry layers slot in later. Outlier detection and
+//! outlier detection). With [`ChannelOptions::telemetry`] enabled, gRFC A66 call telemetry
+//! wraps the whole stack and attempt telemetry sits between retry and pick (one record per
+//! attempt, the pick included); disabled, neither layer is built. Outlier detection and
 //! active health checks (A17, `health_check`) run in the manager task, off the request path,
 //! and publish through the balancer's `set_usable`. `poll_ready` reserves (today every layer is
 //! always ready), `call` spends. Every failure inside the stack is an [`RpcError`]; the channel's edge
@@ -106,6 +108,7 @@ pub(crate) use self::core::ChannelCore;
 use crate::balancer::{AtomicRng, Clock};
 use crate::connection::ConnectionPool;
 use crate::resolver::ResolverHandle;
+use crate::telemetry::{AttemptMetricsLayer, CallMetricsLayer};
 use clusters::ClusterSet;
 use deadline::CallBound;
 use manager::{Manager, Source};
@@ -152,15 +155,37 @@ impl MeshChannel {
 
     /// A new handle on an already running channel core (the [`Mesh`](crate::Mesh) cache).
     pub(crate) fn from_core(core: Arc<ChannelCore>) -> Self {
-        let stack = BoxCloneSyncService::new(
-            ServiceBuilder::new()
-                .layer(route::RouteLayer::new(core.clone()))
-                .layer(fault::ClientFaults::layer(core.clone()))
-                .layer(timeout::DeadlineLayer::new(core.clone()))
-                .layer(retry::RetryLayer::new(core.clone()))
-                .layer(pick::PickLayer::new(core.clone()))
-                .service(send::SendToEndpoint::new(core.clock.clone())),
-        );
+        let below_retry = ServiceBuilder::new()
+            .layer(pick::PickLayer::new(core.clone()))
+            .service(send::SendToEndpoint::new(core.clock.clone()));
+        let telemetry = &core.options.telemetry;
+        let stack = if telemetry.is_enabled() {
+            // Call telemetry outermost (it sees the final status, so stack errors become
+            // statuses below it), attempt telemetry once per attempt, inside retry.
+            let target = core.target.to_string();
+            BoxCloneSyncService::new(
+                ServiceBuilder::new()
+                    .map_response(|r: Response<_>| r.map(Body::new))
+                    .layer(CallMetricsLayer::new(telemetry, target.clone()))
+                    .map_result(status_response)
+                    .layer(route::RouteLayer::new(core.clone()))
+                    .layer(fault::ClientFaults::layer(core.clone()))
+                    .layer(timeout::DeadlineLayer::new(core.clone()))
+                    .layer(retry::RetryLayer::new(core.clone()))
+                    .map_response(|r: Response<_>| r.map(Body::new))
+                    .layer(AttemptMetricsLayer::new(telemetry, target))
+                    .service(below_retry),
+            )
+        } else {
+            BoxCloneSyncService::new(
+                ServiceBuilder::new()
+                    .layer(route::RouteLayer::new(core.clone()))
+                    .layer(fault::ClientFaults::layer(core.clone()))
+                    .layer(timeout::DeadlineLayer::new(core.clone()))
+                    .layer(retry::RetryLayer::new(core.clone()))
+                    .service(below_retry),
+            )
+        };
         MeshChannel {
             core,
             stack,
@@ -301,6 +326,14 @@ impl Service<Request<Body>> for MeshChannel {
             inner: self.stack.call(request),
         }
     }
+}
+
+/// Turns a failure inside the stack into the gRPC status response the application will see.
+fn status_response(result: Result<Response<Body>, RpcError>) -> Result<Response<Body>, RpcError> {
+    Ok(result.unwrap_or_else(|error| {
+        tracing::debug!(%error, "rpc failed in the channel");
+        error.to_status().into_http()
+    }))
 }
 
 impl Future for ResponseFuture {

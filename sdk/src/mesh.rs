@@ -11,7 +11,14 @@
 //! ([`Mesh::builder`]) serves static channels, the server layer and the admin endpoint; its
 //! `channel()` refuses `xds:` targets. Every background task is owned: dropping the `Mesh` and
 //! every channel it made stops the ADS streams, resolvers, manager tasks and connections.
-//! Telemetry joins this handle in a later issue.
+//!
+//! **Telemetry.** The mesh owns one [`Telemetry`]: every channel it makes (xDS and
+//! [`static`](Mesh::static_channel)) records gRFC A66 call and attempt metrics into it, the
+//! [`server layer`](Mesh::server_layer) records server metrics, and [`Mesh::serve_metrics`]
+//! serves it as Prometheus text. Unless [`MeshBuilder::telemetry`] says otherwise it is
+//! [`Telemetry::from_env`]: pushed over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its
+//! `_METRICS_` / `_TRACES_` variants) is set, always kept locally for Prometheus, and off with
+//! `OTEL_SDK_DISABLED=true`. Pass [`Telemetry::disabled`] to switch it off in code.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -27,7 +34,15 @@ use crate::connection::{ConnectOptions, ConnectionPool};
 use crate::fault::{ActiveFaults, FaultRegistry, FaultRegistryConfig, WallClock};
 use crate::resolver::Resolver;
 use crate::server::{Health, ServerLayer};
-use crate::xds::{ClientOptions, XdsClient};
+use crate::telemetry::MeshMetrics;
+use crate::telemetry::{
+    MetricsOptions, MetricsServer, MetricsServerError, Telemetry, TelemetryBuilder,
+};
+use crate::xds::{ClientOptions, ConnectionState, XdsClient};
+
+/// The `grpc.target` of the process-wide xDS client's metrics: it serves every channel of the
+/// mesh, so no single channel target names it (gRFC A78 expects a channel's target).
+const XDS_METRICS_TARGET: &str = "#mesh";
 
 /// Knobs of a [`Mesh`].
 #[derive(Clone, Debug, Default)]
@@ -61,6 +76,7 @@ pub struct MeshBuilder {
     options: MeshOptions,
     faults: FaultRegistryConfig,
     service_name: Option<String>,
+    telemetry: Option<Telemetry>,
 }
 
 #[derive(Debug)]
@@ -75,6 +91,9 @@ struct Inner {
     health: Health,
     events: EventSink,
     service_name: String,
+    telemetry: Telemetry,
+    /// Records `grpc.xds_client.connected` from the xDS client's connection state.
+    _xds_metrics: Option<OwnedTask>,
     started: Instant,
     clock: WallClock,
 }
@@ -104,8 +123,16 @@ impl MeshBuilder {
         self
     }
 
+    /// Where the mesh's metrics and spans go (default: [`Telemetry::from_env`], see the module
+    /// docs). [`Telemetry::disabled`] turns telemetry off: no layer records anything.
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
+        self
+    }
+
     /// Builds the mesh. Must be called inside a tokio runtime; with a bootstrap, the ADS stream
-    /// to its first control plane starts now.
+    /// to its first control plane starts now. Fails when the default telemetry's OTLP exporter
+    /// cannot be built from the `OTEL_*` environment.
     pub fn build(self) -> Result<Mesh, ChannelError> {
         let runtime = Handle::try_current().map_err(|_| ChannelError::NoRuntime)?;
         let mut options = self.options;
@@ -122,6 +149,19 @@ impl MeshBuilder {
         let events = EventSink::new(EVENT_CAPACITY);
         options.channel.events = events.clone();
         let pool = ConnectionPool::new(options.connect.clone(), runtime.clone());
+        let telemetry = match self.telemetry {
+            Some(telemetry) => telemetry,
+            None => default_telemetry(self.service_name.as_deref())?,
+        };
+        options.channel.telemetry = telemetry.clone();
+        let xds_metrics = match (&xds, telemetry.is_enabled()) {
+            (Some((_, client)), true) => Some(OwnedTask(
+                runtime
+                    .spawn(record_xds_connection(client.clone(), telemetry.mesh()))
+                    .abort_handle(),
+            )),
+            _ => None,
+        };
         let service_name = self.service_name.unwrap_or_else(default_service_name);
         Ok(Mesh {
             inner: Arc::new(Inner {
@@ -135,6 +175,8 @@ impl MeshBuilder {
                 health: Health::new(),
                 events,
                 service_name,
+                telemetry,
+                _xds_metrics: xds_metrics,
                 started: Instant::now(),
                 clock: WallClock::now(),
             }),
@@ -241,10 +283,15 @@ impl Mesh {
         &self.inner.events
     }
 
-    /// The server layer (runtime server-side faults) for `tonic::transport::Server::builder()
-    /// .layer(mesh.server_layer())`.
+    /// The server layer (gRFC A66 server metrics and spans, then runtime server-side faults)
+    /// for `tonic::transport::Server::builder().layer(mesh.server_layer())`.
     pub fn server_layer(&self) -> ServerLayer {
-        ServerLayer::new(self.inner.faults.clone())
+        ServerLayer::new(self.inner.faults.clone()).telemetry(&self.inner.telemetry)
+    }
+
+    /// The mesh's telemetry (metrics, spans, Prometheus text).
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.inner.telemetry
     }
 
     /// Serves the admin endpoint on `addr` until the returned handle is dropped. Refuses a
@@ -255,6 +302,25 @@ impl Mesh {
         options: AdminOptions,
     ) -> Result<AdminHandle, AdminError> {
         crate::admin::serve(self.clone(), addr, options).await
+    }
+
+    /// Serves the mesh's metrics as Prometheus text on `GET /metrics` at `addr` (loopback only;
+    /// see [`Mesh::serve_metrics_with`]) until the returned handle is dropped.
+    pub async fn serve_metrics(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> Result<MetricsServer, MetricsServerError> {
+        self.serve_metrics_with(addr, MetricsOptions::default())
+            .await
+    }
+
+    /// [`Mesh::serve_metrics`] with options (e.g. a non-loopback address).
+    pub async fn serve_metrics_with(
+        &self,
+        addr: std::net::SocketAddr,
+        options: MetricsOptions,
+    ) -> Result<MetricsServer, MetricsServerError> {
+        crate::telemetry::serve_metrics(self.inner.telemetry.clone(), addr, options).await
     }
 
     /// The limits the fault registry was made with.
@@ -291,6 +357,46 @@ impl Mesh {
     pub fn connection_pool(&self) -> &ConnectionPool {
         &self.inner.pool
     }
+}
+
+/// A background task that stops when its owner is dropped.
+#[derive(Debug)]
+struct OwnedTask(tokio::task::AbortHandle);
+
+impl Drop for OwnedTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps `grpc.xds_client.connected` (gRFC A78) equal to the xDS client's stream state: 1 for
+/// the server in use while its stream is up, 0 otherwise (and 0 for a server left behind by a
+/// fallback). Ends when the client's state channel closes.
+async fn record_xds_connection(client: XdsClient, metrics: MeshMetrics) {
+    let mut changes = client.watch_connection();
+    let mut previous: Option<String> = None;
+    loop {
+        let status = changes.borrow_and_update().clone();
+        if let Some(old) = previous.as_deref().filter(|old| *old != status.server_uri) {
+            metrics.xds_connected(XDS_METRICS_TARGET, old, false);
+        }
+        let connected = status.state == ConnectionState::Connected;
+        metrics.xds_connected(XDS_METRICS_TARGET, &status.server_uri, connected);
+        previous = Some(status.server_uri);
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// [`Telemetry::from_env`], named after the mesh's service unless `OTEL_SERVICE_NAME` is set.
+fn default_telemetry(service_name: Option<&str>) -> Result<Telemetry, ChannelError> {
+    let mut builder = TelemetryBuilder::from_env();
+    let named_by_env = std::env::var("OTEL_SERVICE_NAME").is_ok_and(|v| !v.trim().is_empty());
+    if let (Some(name), false) = (service_name, named_by_env) {
+        builder = builder.service_name(name);
+    }
+    Ok(builder.build()?)
 }
 
 /// The executable's file name, or `meshwork` when it cannot be read.

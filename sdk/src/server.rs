@@ -6,7 +6,9 @@
 //! process delay or fail its own RPCs through the admin endpoint, with gRFC A33's semantics
 //! (delay first, then a trailers-only abort, before the handler runs). It reuses the generic
 //! [`FaultLayer`], so an RPC whose rule does not fire reaches the handler untouched. xDS server
-//! listeners (inbound HCM filters) are not applied; server-side metrics come with telemetry.
+//! listeners (inbound HCM filters) are not applied. Outside the fault layer sits the telemetry's
+//! [`ServerMetricsLayer`] (gRFC A66 `grpc.server.call.*` and the server span), so injected
+//! delays and aborts show in the server metrics as the caller saw them.
 //!
 //! [`Health`] wraps tonic-health: one reporter whose status the application's server and the
 //! admin endpoint both serve (gRPC health checking protocol, `grpc.health.v1.Health`), so
@@ -45,11 +47,13 @@ use crate::fault::{
     FaultDecider, FaultDecision, FaultLayer, FaultRegistry, FaultService, RequestScope,
 };
 use crate::route::RandomSource;
+use crate::telemetry::{ServerMetrics, ServerMetricsLayer, Telemetry};
 
-/// Applies server-side runtime fault rules; see the module docs.
+/// Records server metrics and applies server-side runtime fault rules; see the module docs.
 #[derive(Clone, Debug)]
 pub struct ServerLayer {
     inner: FaultLayer<ServerFaults>,
+    metrics: ServerMetricsLayer,
 }
 
 /// Decides a served RPC's faults from the runtime rules.
@@ -68,14 +72,9 @@ pub struct Health {
 }
 
 impl ServerLayer {
-    /// A layer consulting `registry` for every served RPC.
+    /// A layer consulting `registry` for every served RPC, without telemetry.
     pub fn new(registry: FaultRegistry) -> Self {
-        ServerLayer {
-            inner: FaultLayer::new(ServerFaults {
-                registry,
-                rng: Arc::new(AtomicRng::new(fastrand::u64(..))),
-            }),
-        }
+        Self::with_seed(registry, fastrand::u64(..))
     }
 
     /// The same layer drawing from a seeded generator (reproducible tests).
@@ -85,15 +84,22 @@ impl ServerLayer {
                 registry,
                 rng: Arc::new(AtomicRng::new(seed)),
             }),
+            metrics: ServerMetricsLayer::new(&Telemetry::disabled()),
         }
+    }
+
+    /// Records gRFC A66 server metrics (and server spans) into `telemetry`.
+    pub fn telemetry(mut self, telemetry: &Telemetry) -> Self {
+        self.metrics = ServerMetricsLayer::new(telemetry);
+        self
     }
 }
 
 impl<S> Layer<S> for ServerLayer {
-    type Service = FaultService<S, ServerFaults>;
+    type Service = ServerMetrics<FaultService<S, ServerFaults>>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        self.inner.layer(inner)
+        self.metrics.layer(self.inner.layer(inner))
     }
 }
 

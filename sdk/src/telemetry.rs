@@ -13,6 +13,9 @@
 //! All of them hang off one [`Telemetry`] handle ([`Telemetry::from_env`],
 //! [`Telemetry::builder`] or [`Telemetry::disabled`]). Status, sizes and timing are observed by
 //! wrapping the bodies (see `body`); nothing here buffers messages or changes what is sent.
+//! Recording is cheap: each layer caches, per request path, the `grpc.method` value and the
+//! instruments pre-bound to its attribute sets (`bound`, `entries`), and makes no span at all
+//! when no tracer is configured.
 //! Not done here: A96 retry metrics, WRR / subchannel metrics, `grpc-trace-bin`, message events.
 //!
 //! ```no_run
@@ -30,8 +33,10 @@
 
 mod attempt;
 mod body;
+mod bound;
 mod builder;
 mod call;
+mod entries;
 mod error;
 mod framing;
 mod handle;
@@ -41,6 +46,7 @@ mod method;
 pub mod names;
 mod prometheus;
 mod propagation;
+mod scrape;
 mod server;
 mod spans;
 pub mod status;
@@ -57,6 +63,10 @@ pub use framing::FrameCounter;
 pub use handle::Telemetry;
 pub use mesh::{FaultKind, MeshMetrics};
 pub use method::MethodRegistry;
+pub use scrape::{
+    MetricsOptions, MetricsServer, MetricsServerError, PROMETHEUS_CONTENT_TYPE,
+    serve as serve_metrics,
+};
 pub use server::{ServerBody, ServerFinish, ServerFuture, ServerMetrics, ServerMetricsLayer};
 pub use spans::OtelContext;
 

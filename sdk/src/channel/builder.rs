@@ -18,6 +18,7 @@ use super::clusters::Limits;
 use super::error::ChannelError;
 use super::{ChannelOptions, HealthCheckConfig, MeshChannel};
 use crate::connection::{ConnectOptions, ConnectionPool};
+use crate::telemetry::Telemetry;
 use crate::xds::resource::cluster::{
     DEFAULT_MAX_REQUESTS, LbPolicy, OutlierDetection, PeakEwmaConfig, RingHashConfig,
 };
@@ -165,6 +166,15 @@ impl MeshChannelBuilder {
         self.options.health_check = Some(HealthCheckConfig {
             service_name: service_name.into(),
         });
+        self
+    }
+
+    /// Records the channel's gRFC A66 call and attempt metrics (and spans, when tracing is on)
+    /// into `telemetry` (sets [`ChannelOptions::telemetry`]; call it after
+    /// [`options`](Self::options), which replaces every option). A channel from
+    /// [`Mesh::static_channel`](crate::Mesh::static_channel) already uses the mesh's.
+    pub fn telemetry(mut self, telemetry: &Telemetry) -> Self {
+        self.options.telemetry = telemetry.clone();
         self
     }
 

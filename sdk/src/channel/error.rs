@@ -26,6 +26,9 @@ pub enum ChannelError {
     /// The target cannot be resolved (not an `xds:` target, unknown authority, ...).
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// The mesh's default telemetry (from the `OTEL_*` environment) could not be set up.
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
     /// A static endpoint is not an `ip:port` socket address.
     #[error(
         "static endpoint `{address}` is not a socket address: expected `ip:port` such as \

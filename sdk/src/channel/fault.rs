@@ -25,6 +25,7 @@ use super::route::Routed;
 use crate::fault::{
     ActiveFaults, FaultDecider, FaultDecision, FaultLayer, FaultPolicy, RequestScope,
 };
+use crate::telemetry::FaultKind;
 use crate::xds::resource::listener::{HttpFilter, HttpFilterConfig};
 use crate::xds::resource::route::FilterOverrides;
 
@@ -141,6 +142,13 @@ impl FaultDecider<Body> for ClientFaults {
         }
         let decision = within_deadline(decision, request.extensions().get::<CallBound>(), core);
         core.fault_counters.count(&decision);
+        let mesh = core.options.telemetry.mesh();
+        if decision.delay.is_some() {
+            mesh.fault_injected(&core.target, &routed.cluster, FaultKind::Delay);
+        }
+        if decision.abort.is_some() {
+            mesh.fault_injected(&core.target, &routed.cluster, FaultKind::Abort);
+        }
         tracing::debug!(
             target: "meshwork::fault",
             channel = %core.target,

@@ -13,6 +13,7 @@ use crate::balancer::Clock;
 use crate::fault::FaultRegistry;
 use crate::health::outlier::OutlierOptions;
 use crate::resilience::{RetryBudget, RetryThrottle};
+use crate::telemetry::Telemetry;
 use crate::xds::resource::route::RetryPolicy;
 
 /// Default of [`ChannelOptions::queue_timeout`].
@@ -56,6 +57,10 @@ pub struct ChannelOptions {
     /// Where ejections and breaker overflows are reported (a [`Mesh`](crate::Mesh) sets its
     /// own; the default drops them).
     pub events: EventSink,
+    /// Where the channel's gRFC A66 call and attempt metrics and spans go. A
+    /// [`Mesh`](crate::Mesh) sets its own [`Telemetry`] on the channels it makes; the default,
+    /// [`Telemetry::disabled`], adds no telemetry layer at all.
+    pub telemetry: Telemetry,
 }
 
 impl Default for ChannelOptions {
@@ -72,6 +77,7 @@ impl Default for ChannelOptions {
             outlier: OutlierOptions::default(),
             fault_registry: None,
             events: EventSink::default(),
+            telemetry: Telemetry::disabled(),
         }
     }
 }

@@ -39,7 +39,7 @@ use super::pick::TriedEndpoints;
 use super::replay::Replay;
 use super::route::Routed;
 use crate::resilience::retry::PREVIOUS_ATTEMPTS_HEADER;
-use crate::resilience::{AttemptOutcome, Gates, Pushback, RetryDecision, RetryState};
+use crate::resilience::{AttemptOutcome, Gates, GiveUp, Pushback, RetryDecision, RetryState};
 
 /// Transparent retries one call may make (A6 sets no limit; the deadline bounds them, and this
 /// bounds a call without one).
@@ -125,6 +125,10 @@ where
                 if replay.overflowed() {
                     state.commit();
                 }
+                if let Err(RpcError::CircuitBreaker(_)) = &result {
+                    let mesh = core.options.telemetry.mesh();
+                    mesh.breaker_overflow(&core.target, routed_cluster(&parts));
+                }
                 let outcome = match ended(&result) {
                     Ended::Final => return result,
                     Ended::Outcome(outcome) => outcome,
@@ -134,6 +138,11 @@ where
                     budget: core.resilience.budget.as_ref(),
                 };
                 match state.on_attempt_end(outcome, gates, &core.rng) {
+                    RetryDecision::GiveUp(GiveUp::BudgetExhausted) => {
+                        let mesh = core.options.telemetry.mesh();
+                        mesh.retry_budget_exhausted(&core.target, routed_cluster(&parts));
+                        return result;
+                    }
                     RetryDecision::Done | RetryDecision::GiveUp(_) => return result,
                     RetryDecision::Retry {
                         transparent: true, ..
@@ -216,4 +225,9 @@ fn ended(result: &Result<Response<Body>, RpcError>) -> Ended {
             _ => Ended::Final,
         },
     }
+}
+
+/// The cluster the route layer chose (for mesh metrics), or `""` if it did not run.
+fn routed_cluster(parts: &Parts) -> &str {
+    parts.extensions.get::<Routed>().map_or("", |r| &r.cluster)
 }

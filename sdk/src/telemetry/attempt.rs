@@ -21,11 +21,12 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::{self, Finish, Outcome, RequestBody};
-use super::handle::{Inner, Telemetry};
+use super::bound::PathCache;
+use super::entries::AttemptEntry;
+use super::handle::Telemetry;
 use super::names::*;
 use super::propagation;
 use super::spans::{self, OtelContext};
-use super::status::code_name;
 
 /// The locality that served an attempt (`{region="R", zone="Z", sub_zone="S"}`), put into the
 /// response extensions by the balancer; recorded as `grpc.lb.locality`.
@@ -40,6 +41,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct AttemptMetricsLayer {
     telemetry: Telemetry,
     target: Value,
+    cache: Arc<PathCache<AttemptEntry>>,
 }
 
 /// The service made by [`AttemptMetricsLayer`].
@@ -48,13 +50,12 @@ pub struct AttemptMetrics<S> {
     inner: S,
     telemetry: Telemetry,
     target: Value,
+    cache: Arc<PathCache<AttemptEntry>>,
 }
 
 /// What the attempt layer records when an attempt ends.
 pub struct AttemptFinish {
-    telemetry: Arc<Inner>,
-    method: Value,
-    target: Value,
+    entry: Arc<AttemptEntry>,
     start: Instant,
     sent: Arc<AtomicU64>,
     locality: Option<Arc<str>>,
@@ -72,6 +73,7 @@ impl AttemptMetricsLayer {
         Self {
             telemetry: telemetry.clone(),
             target: Value::from(Arc::<str>::from(target.into())),
+            cache: Arc::new(PathCache::new()),
         }
     }
 }
@@ -84,6 +86,7 @@ impl<S> Layer<S> for AttemptMetricsLayer {
             inner,
             telemetry: self.telemetry.clone(),
             target: self.target.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
@@ -107,14 +110,12 @@ where
             let req = req.map(tonic::body::Body::new);
             return body::ResponseFuture::new(self.inner.call(req), None);
         };
-        let method = t.methods.attribute(req.uri().path());
-        t.client.attempt_started.add(
-            1,
-            &[
-                KeyValue::new(ATTR_METHOD, method.clone()),
-                KeyValue::new(ATTR_TARGET, self.target.clone()),
-            ],
+        let entry = self.cache.get(
+            req.uri().path(),
+            |path| t.methods.attribute(path),
+            |method| AttemptEntry::new(t, method, self.target.clone()),
         );
+        entry.start();
         let span = t.tracer.as_ref().map(|tracer| {
             let parent = match req.extensions().get::<OtelContext>() {
                 Some(OtelContext(cx)) => cx.clone(),
@@ -124,8 +125,9 @@ where
                 KeyValue::new(SPAN_PREVIOUS_ATTEMPTS, 0i64),
                 KeyValue::new(SPAN_TRANSPARENT_RETRY, false),
             ];
-            let name = spans::attempt_name(&method);
-            let cx = spans::start(tracer, name, SpanKind::Client, &method, &extra, &parent);
+            let method = &entry.method;
+            let name = spans::attempt_name(method);
+            let cx = spans::start(tracer, name, SpanKind::Client, method, &extra, &parent);
             propagation::inject(t.propagator.as_ref(), &cx, req.headers_mut());
             cx
         });
@@ -133,9 +135,7 @@ where
         let counted = sent.clone();
         let req = req.map(|b| tonic::body::Body::new(RequestBody::new(b, counted)));
         let finish = AttemptFinish {
-            telemetry: t.clone(),
-            method,
-            target: self.target.clone(),
+            entry,
             start: Instant::now(),
             sent,
             locality: None,
@@ -156,24 +156,9 @@ impl Finish for AttemptFinish {
     fn finish(self, outcome: Outcome) {
         let secs = self.start.elapsed().as_secs_f64();
         let sent = self.sent.load(Ordering::Relaxed);
-        let base = [
-            KeyValue::new(ATTR_METHOD, self.method),
-            KeyValue::new(ATTR_TARGET, self.target),
-            KeyValue::new(ATTR_STATUS, code_name(outcome.code)),
-        ];
-        let c = &self.telemetry.client;
-        let record = |attrs: &[KeyValue]| {
-            c.attempt_duration.record(secs, attrs);
-            c.attempt_sent.record(sent, attrs);
-            c.attempt_rcvd.record(outcome.response_bytes, attrs);
-        };
-        match self.locality {
-            None => record(&base),
-            Some(l) => {
-                let [m, t, s] = base;
-                record(&[m, t, s, KeyValue::new(ATTR_LOCALITY, Value::from(l))]);
-            }
-        }
+        let rcvd = outcome.response_bytes;
+        self.entry
+            .record(outcome.code, secs, sent, rcvd, self.locality);
         if let Some(cx) = &self.span {
             spans::end(cx, &outcome);
         }

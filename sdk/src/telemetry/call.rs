@@ -10,23 +10,24 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
+use opentelemetry::Value;
 use opentelemetry::trace::SpanKind;
-use opentelemetry::{KeyValue, Value};
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::{self, Finish, Outcome};
-use super::handle::{Inner, Telemetry};
-use super::names::{ATTR_METHOD, ATTR_STATUS, ATTR_TARGET};
+use super::bound::PathCache;
+use super::entries::CallEntry;
+use super::handle::Telemetry;
 use super::spans::{self, OtelContext};
-use super::status::code_name;
 
 /// Layer adding call metrics and the call span around a client service.
 #[derive(Debug, Clone)]
 pub struct CallMetricsLayer {
     telemetry: Telemetry,
     target: Value,
+    cache: Arc<PathCache<CallEntry>>,
 }
 
 /// The service made by [`CallMetricsLayer`].
@@ -35,13 +36,12 @@ pub struct CallMetrics<S> {
     inner: S,
     telemetry: Telemetry,
     target: Value,
+    cache: Arc<PathCache<CallEntry>>,
 }
 
 /// What the call layer records when a call ends.
 pub struct CallFinish {
-    telemetry: Arc<Inner>,
-    method: Value,
-    target: Value,
+    entry: Arc<CallEntry>,
     start: Instant,
     span: Option<opentelemetry::Context>,
 }
@@ -58,6 +58,7 @@ impl CallMetricsLayer {
         Self {
             telemetry: telemetry.clone(),
             target: Value::from(Arc::<str>::from(target.into())),
+            cache: Arc::new(PathCache::new()),
         }
     }
 }
@@ -70,6 +71,7 @@ impl<S> Layer<S> for CallMetricsLayer {
             inner,
             telemetry: self.telemetry.clone(),
             target: self.target.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
@@ -90,18 +92,21 @@ where
         let Some(t) = self.telemetry.inner() else {
             return body::ResponseFuture::new(self.inner.call(req), None);
         };
-        let method = t.methods.attribute(req.uri().path());
+        let entry = self.cache.get(
+            req.uri().path(),
+            |path| t.methods.attribute(path),
+            |method| CallEntry::new(t, method, self.target.clone()),
+        );
         let span = t.tracer.as_ref().map(|tracer| {
             let parent = opentelemetry::Context::current();
+            let method = &entry.method;
             let name = method.as_str().into_owned();
-            let cx = spans::start(tracer, name, SpanKind::Client, &method, &[], &parent);
+            let cx = spans::start(tracer, name, SpanKind::Client, method, &[], &parent);
             req.extensions_mut().insert(OtelContext(cx.clone()));
             cx
         });
         let finish = CallFinish {
-            telemetry: t.clone(),
-            method,
-            target: self.target.clone(),
+            entry,
             start: Instant::now(),
             span,
         };
@@ -111,13 +116,8 @@ where
 
 impl Finish for CallFinish {
     fn finish(self, outcome: Outcome) {
-        let attrs = [
-            KeyValue::new(ATTR_METHOD, self.method),
-            KeyValue::new(ATTR_TARGET, self.target),
-            KeyValue::new(ATTR_STATUS, code_name(outcome.code)),
-        ];
         let secs = self.start.elapsed().as_secs_f64();
-        self.telemetry.client.call_duration.record(secs, &attrs);
+        self.entry.record(outcome.code, secs);
         if let Some(cx) = &self.span {
             spans::end(cx, &outcome);
         }

@@ -15,25 +15,25 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use opentelemetry::trace::SpanKind;
-use opentelemetry::{KeyValue, Value};
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::attempt::BoxError;
 use super::body::{self, Finish, Outcome, RequestBody};
-use super::handle::{Inner, Telemetry};
+use super::bound::PathCache;
+use super::entries::ServerEntry;
+use super::handle::Telemetry;
 use super::method::MethodRegistry;
-use super::names::{ATTR_METHOD, ATTR_STATUS};
 use super::propagation;
 use super::spans::{self, OtelContext};
-use super::status::code_name;
 
 /// Layer adding server call metrics and server spans around a tonic server's routes.
 #[derive(Debug, Clone)]
 pub struct ServerMetricsLayer {
     telemetry: Telemetry,
     methods: Option<Arc<MethodRegistry>>,
+    cache: Arc<PathCache<ServerEntry>>,
 }
 
 /// The service made by [`ServerMetricsLayer`].
@@ -42,12 +42,12 @@ pub struct ServerMetrics<S> {
     inner: S,
     telemetry: Telemetry,
     methods: Option<Arc<MethodRegistry>>,
+    cache: Arc<PathCache<ServerEntry>>,
 }
 
 /// What the server layer records when a call ends.
 pub struct ServerFinish {
-    telemetry: Arc<Inner>,
-    method: Value,
+    entry: Arc<ServerEntry>,
     start: Instant,
     rcvd: Arc<AtomicU64>,
     span: Option<opentelemetry::Context>,
@@ -64,6 +64,7 @@ impl ServerMetricsLayer {
         Self {
             telemetry: telemetry.clone(),
             methods: None,
+            cache: Arc::new(PathCache::new()),
         }
     }
 
@@ -71,6 +72,7 @@ impl ServerMetricsLayer {
     /// paths sent by untrusted peers are recorded as `other`.
     pub fn methods(mut self, methods: MethodRegistry) -> Self {
         self.methods = Some(Arc::new(methods));
+        self.cache = Arc::new(PathCache::new());
         self
     }
 }
@@ -83,6 +85,7 @@ impl<S> Layer<S> for ServerMetricsLayer {
             inner,
             telemetry: self.telemetry.clone(),
             methods: self.methods.clone(),
+            cache: self.cache.clone(),
         }
     }
 }
@@ -108,23 +111,25 @@ where
         };
         let start = Instant::now();
         let registry = self.methods.as_deref().unwrap_or(&t.methods);
-        let method = registry.attribute(req.uri().path());
-        t.server
-            .started
-            .add(1, &[KeyValue::new(ATTR_METHOD, method.clone())]);
+        let entry = self.cache.get(
+            req.uri().path(),
+            |path| registry.attribute(path),
+            |method| ServerEntry::new(t, method),
+        );
+        entry.start();
         let rcvd = Arc::new(AtomicU64::new(0));
         let counted = rcvd.clone();
         let mut req = req.map(|b| tonic::body::Body::new(RequestBody::new(b, counted)));
         let span = t.tracer.as_ref().map(|tracer| {
             let parent = propagation::extract(t.propagator.as_ref(), req.headers());
+            let method = &entry.method;
             let name = method.as_str().into_owned();
-            let cx = spans::start(tracer, name, SpanKind::Server, &method, &[], &parent);
+            let cx = spans::start(tracer, name, SpanKind::Server, method, &[], &parent);
             req.extensions_mut().insert(OtelContext(cx.clone()));
             cx
         });
         let finish = ServerFinish {
-            telemetry: t.clone(),
-            method,
+            entry,
             start,
             rcvd,
             span,
@@ -136,14 +141,9 @@ where
 impl Finish for ServerFinish {
     fn finish(self, outcome: Outcome) {
         let secs = self.start.elapsed().as_secs_f64();
-        let attrs = [
-            KeyValue::new(ATTR_METHOD, self.method),
-            KeyValue::new(ATTR_STATUS, code_name(outcome.code)),
-        ];
-        let s = &self.telemetry.server;
-        s.duration.record(secs, &attrs);
-        s.sent.record(outcome.response_bytes, &attrs);
-        s.rcvd.record(self.rcvd.load(Ordering::Relaxed), &attrs);
+        let rcvd = self.rcvd.load(Ordering::Relaxed);
+        self.entry
+            .record(outcome.code, secs, outcome.response_bytes, rcvd);
         if let Some(cx) = &self.span {
             spans::end(cx, &outcome);
         }

@@ -1,0 +1,152 @@
+//! Pre-bound attribute sets for the per-RPC instruments, so that recording an RPC costs a few
+//! atomic operations instead of hashing and looking up its attributes in every instrument.
+//!
+//! Each telemetry layer keeps a [`PathCache`]: request path (`/pkg.Service/Method`, a `&str`
+//! straight from the URI, no allocation) → an entry holding the `grpc.method` value and, per
+//! status code, OpenTelemetry bound instruments (`Counter::bind` / `Histogram::bind`, the SDK's
+//! `experimental_metrics_bound_instruments`) for that method and the layer's target. The map is
+//! read-mostly: readers load an `ArcSwap`, a miss copies the map once. Paths the method registry
+//! records as `other` share one entry and are never cached by path, and the cache stops growing
+//! at [`MAX_CACHED_PATHS`], so a peer sending arbitrary paths cannot grow it. Bound series stay
+//! alive as long as their layer (they would under cumulative export anyway).
+//! This module decides no attribute values; `method` and the layers do.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
+use opentelemetry::Value;
+use tonic::Code;
+
+use super::names::OTHER_METHOD;
+
+/// Most request paths one layer caches; beyond, entries are built per RPC (slower, still right).
+pub(crate) const MAX_CACHED_PATHS: usize = 512;
+
+/// How many gRPC status codes there are (`OK` = 0 … `UNAUTHENTICATED` = 16).
+const CODES: usize = 17;
+
+/// Request path → per-method entry, read without locks; see the module docs.
+pub(crate) struct PathCache<E> {
+    paths: ArcSwap<HashMap<Box<str>, Arc<E>>>,
+    other: OnceLock<Arc<E>>,
+}
+
+impl<E> PathCache<E> {
+    pub(crate) fn new() -> Self {
+        Self {
+            paths: ArcSwap::from_pointee(HashMap::new()),
+            other: OnceLock::new(),
+        }
+    }
+
+    /// The entry of `path`. On a miss, `attribute` gives the path's `grpc.method` value and
+    /// `make` builds the entry from it.
+    pub(crate) fn get(
+        &self,
+        path: &str,
+        attribute: impl FnOnce(&str) -> Value,
+        make: impl FnOnce(Value) -> E,
+    ) -> Arc<E> {
+        if let Some(entry) = self.paths.load().get(path) {
+            return entry.clone();
+        }
+        let method = attribute(path);
+        if method.as_str() == OTHER_METHOD {
+            return self.other.get_or_init(|| Arc::new(make(method))).clone();
+        }
+        let entry = Arc::new(make(method));
+        if self.paths.load().len() >= MAX_CACHED_PATHS {
+            return entry;
+        }
+        let stored = self.paths.rcu(|paths| {
+            let mut paths = HashMap::clone(paths);
+            paths
+                .entry(Box::from(path))
+                .or_insert_with(|| entry.clone());
+            paths
+        });
+        // `rcu` returns the map it replaced; the new one holds our entry or a racing thread's.
+        drop(stored);
+        self.paths.load().get(path).cloned().unwrap_or(entry)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.paths.load().len()
+    }
+}
+
+impl<E> std::fmt::Debug for PathCache<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PathCache")
+            .field("paths", &self.paths.load().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One lazily bound value per status code.
+pub(crate) struct ByStatus<T> {
+    slots: [OnceLock<T>; CODES],
+}
+
+impl<T> ByStatus<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    /// The value for `code`, bound by `bind` the first time.
+    pub(crate) fn get(&self, code: Code, bind: impl FnOnce() -> T) -> &T {
+        let index = (code as usize).min(CODES - 1);
+        self.slots[index].get_or_init(bind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attribute(path: &str) -> Value {
+        match path.strip_prefix("/pkg.S/") {
+            Some(m) if !m.is_empty() => Value::from(format!("pkg.S/{m}")),
+            _ => Value::from(OTHER_METHOD),
+        }
+    }
+
+    #[test]
+    fn a_path_is_built_once_and_other_paths_share_one_entry() {
+        let cache: PathCache<String> = PathCache::new();
+        let make = |v: Value| v.as_str().into_owned();
+        let a = cache.get("/pkg.S/A", attribute, make);
+        let again = cache.get("/pkg.S/A", |_| panic!("cached path recomputed"), make);
+        assert!(Arc::ptr_eq(&a, &again));
+        assert_eq!(*a, "pkg.S/A");
+        let x = cache.get("/evil/x", attribute, make);
+        let y = cache.get("/evil/y", attribute, make);
+        assert!(Arc::ptr_eq(&x, &y));
+        assert_eq!(*x, OTHER_METHOD);
+        assert_eq!(cache.len(), 1, "`other` paths are not cached by path");
+    }
+
+    #[test]
+    fn the_cache_stops_growing_at_its_cap() {
+        let cache: PathCache<String> = PathCache::new();
+        for i in 0..MAX_CACHED_PATHS + 10 {
+            let entry = cache.get(&format!("/pkg.S/M{i}"), attribute, |v| {
+                v.as_str().into_owned()
+            });
+            assert_eq!(*entry, format!("pkg.S/M{i}"));
+        }
+        assert_eq!(cache.len(), MAX_CACHED_PATHS);
+    }
+
+    #[test]
+    fn each_status_binds_once() {
+        let by: ByStatus<u32> = ByStatus::new();
+        assert_eq!(*by.get(Code::Ok, || 1), 1);
+        assert_eq!(*by.get(Code::Ok, || 2), 1);
+        assert_eq!(*by.get(Code::NotFound, || 3), 3);
+    }
+}

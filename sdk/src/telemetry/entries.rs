@@ -1,0 +1,171 @@
+//! What each telemetry layer keeps per method: the `grpc.method` value and the gRFC A66
+//! instruments bound to (method, target, status), built on the first RPC of each combination
+//! (see `bound`). Recording through an entry is a handful of atomic updates: no attribute
+//! hashing, no allocation. An attempt with a `grpc.lb.locality` has one more attribute and is
+//! recorded unbound. This module chooses no attribute values and measures nothing itself.
+
+use opentelemetry::metrics::{BoundCounter, BoundHistogram};
+use opentelemetry::{KeyValue, Value};
+use tonic::Code;
+
+use super::bound::ByStatus;
+use super::handle::Inner;
+use super::instruments::{ClientInstruments, ServerInstruments};
+use super::names::{ATTR_LOCALITY, ATTR_METHOD, ATTR_STATUS, ATTR_TARGET};
+use super::status::code_name;
+
+/// The call layer's per-method entry (`grpc.client.call.duration`).
+pub(crate) struct CallEntry {
+    pub(crate) method: Value,
+    target: Value,
+    client: ClientInstruments,
+    duration: ByStatus<BoundHistogram<f64>>,
+}
+
+/// The attempt layer's per-method entry (the four `grpc.client.attempt.*` instruments).
+pub(crate) struct AttemptEntry {
+    pub(crate) method: Value,
+    target: Value,
+    client: ClientInstruments,
+    started: BoundCounter<u64>,
+    ended: ByStatus<Ended>,
+}
+
+/// The server layer's per-method entry (the four `grpc.server.call.*` instruments).
+pub(crate) struct ServerEntry {
+    pub(crate) method: Value,
+    server: ServerInstruments,
+    started: BoundCounter<u64>,
+    ended: ByStatus<Ended>,
+}
+
+/// Duration and both sizes, bound to one status.
+struct Ended {
+    duration: BoundHistogram<f64>,
+    sent: BoundHistogram<u64>,
+    rcvd: BoundHistogram<u64>,
+}
+
+impl CallEntry {
+    pub(crate) fn new(t: &Inner, method: Value, target: Value) -> Self {
+        Self {
+            method,
+            target,
+            client: t.client.clone(),
+            duration: ByStatus::new(),
+        }
+    }
+
+    /// Records one call that ended with `code` after `secs`.
+    pub(crate) fn record(&self, code: Code, secs: f64) {
+        let bind = || {
+            let attrs = client_attrs(&self.method, &self.target, code);
+            self.client.call_duration.bind(&attrs)
+        };
+        self.duration.get(code, bind).record(secs);
+    }
+}
+
+impl AttemptEntry {
+    pub(crate) fn new(t: &Inner, method: Value, target: Value) -> Self {
+        let started = t.client.attempt_started.bind(&[
+            KeyValue::new(ATTR_METHOD, method.clone()),
+            KeyValue::new(ATTR_TARGET, target.clone()),
+        ]);
+        Self {
+            method,
+            target,
+            client: t.client.clone(),
+            started,
+            ended: ByStatus::new(),
+        }
+    }
+
+    /// Counts one attempt started.
+    pub(crate) fn start(&self) {
+        self.started.add(1);
+    }
+
+    /// Records one attempt: its status, duration, message bytes sent and received, and the
+    /// locality that served it, if known.
+    pub(crate) fn record(
+        &self,
+        code: Code,
+        secs: f64,
+        sent: u64,
+        rcvd: u64,
+        locality: Option<std::sync::Arc<str>>,
+    ) {
+        let c = &self.client;
+        if let Some(locality) = locality {
+            let [m, t, s] = client_attrs(&self.method, &self.target, code);
+            let attrs = [m, t, s, KeyValue::new(ATTR_LOCALITY, Value::from(locality))];
+            c.attempt_duration.record(secs, &attrs);
+            c.attempt_sent.record(sent, &attrs);
+            c.attempt_rcvd.record(rcvd, &attrs);
+            return;
+        }
+        let bind = || {
+            let attrs = client_attrs(&self.method, &self.target, code);
+            Ended {
+                duration: c.attempt_duration.bind(&attrs),
+                sent: c.attempt_sent.bind(&attrs),
+                rcvd: c.attempt_rcvd.bind(&attrs),
+            }
+        };
+        self.ended.get(code, bind).record(secs, sent, rcvd);
+    }
+}
+
+impl ServerEntry {
+    pub(crate) fn new(t: &Inner, method: Value) -> Self {
+        let started = t
+            .server
+            .started
+            .bind(&[KeyValue::new(ATTR_METHOD, method.clone())]);
+        Self {
+            method,
+            server: t.server.clone(),
+            started,
+            ended: ByStatus::new(),
+        }
+    }
+
+    /// Counts one call started.
+    pub(crate) fn start(&self) {
+        self.started.add(1);
+    }
+
+    /// Records one served call: status, duration, message bytes sent and received.
+    pub(crate) fn record(&self, code: Code, secs: f64, sent: u64, rcvd: u64) {
+        let bind = || {
+            let attrs = [
+                KeyValue::new(ATTR_METHOD, self.method.clone()),
+                KeyValue::new(ATTR_STATUS, code_name(code)),
+            ];
+            let s = &self.server;
+            Ended {
+                duration: s.duration.bind(&attrs),
+                sent: s.sent.bind(&attrs),
+                rcvd: s.rcvd.bind(&attrs),
+            }
+        };
+        self.ended.get(code, bind).record(secs, sent, rcvd);
+    }
+}
+
+impl Ended {
+    fn record(&self, secs: f64, sent: u64, rcvd: u64) {
+        self.duration.record(secs);
+        self.sent.record(sent);
+        self.rcvd.record(rcvd);
+    }
+}
+
+fn client_attrs(method: &Value, target: &Value, code: Code) -> [KeyValue; 3] {
+    [
+        KeyValue::new(ATTR_METHOD, method.clone()),
+        KeyValue::new(ATTR_TARGET, target.clone()),
+        KeyValue::new(ATTR_STATUS, code_name(code)),
+    ]
+}
