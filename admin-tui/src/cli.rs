@@ -135,6 +135,21 @@ impl Cli {
     }
 }
 
+impl Config {
+    /// Adds the demo mesh's admin endpoints (after any given ones, without duplicates) and, when
+    /// no token was given, the demo's token (`--demo` hands a given token to the demo instead).
+    pub fn add_demo(&mut self, endpoints: impl IntoIterator<Item = String>, token: &str) {
+        for e in endpoints {
+            if !self.endpoints.contains(&e) {
+                self.endpoints.push(e);
+            }
+        }
+        if self.token.is_none() {
+            self.token = Some(token.to_owned());
+        }
+    }
+}
+
 fn unreadable(what: &'static str, path: &std::path::Path, e: &std::io::Error) -> CliError {
     CliError::Unreadable {
         what,

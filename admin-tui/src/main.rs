@@ -1,5 +1,6 @@
-//! `meshtop` binary: parses arguments, optionally starts the demo mesh, spawns one data task per
-//! admin endpoint, and runs the terminal shell until quit. See the crate docs of `meshtop`.
+//! `meshtop` binary: parses arguments, optionally starts the demo mesh (and attaches to every
+//! demo service's admin endpoint with the demo's token), spawns one data task per admin endpoint,
+//! and runs the terminal shell until quit, then stops the demo. See the crate docs of `meshtop`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use meshtop::app::App;
 use meshtop::cli::{Cli, Env};
 use meshtop::data::{EndpointHandle, TaskConfig};
 use meshtop::shell;
-use meshwork_examples::demo::{Demo, DemoConfig};
+use meshwork_examples::demo::{Demo, DemoConfig, DemoHandle};
 use tokio::sync::mpsc;
 
 fn main() -> ExitCode {
@@ -46,13 +47,24 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: meshtop::cli::Config) -> anyhow::Result<()> {
-    let task_config = TaskConfig::new(config.token.as_deref())?;
+async fn run(mut config: meshtop::cli::Config) -> anyhow::Result<()> {
     let demo = if config.demo {
-        Some(Demo::start(DemoConfig::default()).await?)
+        // A given token guards the demo's endpoints too, so one token works for all of them.
+        let demo = Demo::start(DemoConfig {
+            admin_token: config.token.clone(),
+            ..DemoConfig::default()
+        })
+        .await?;
+        let addrs = demo
+            .admin_endpoints()
+            .into_iter()
+            .map(|(_, a)| a.to_string());
+        config.add_demo(addrs, demo.admin_token());
+        Some(demo)
     } else {
         None
     };
+    let task_config = TaskConfig::new(config.token.as_deref())?;
     let (tx, rx) = mpsc::channel(1024);
     let handles: Vec<EndpointHandle> = config
         .endpoints
@@ -62,12 +74,7 @@ async fn run(config: meshtop::cli::Config) -> anyhow::Result<()> {
         .collect();
     let mut app = App::new(config.endpoints.iter().cloned());
     if let Some(demo) = &demo {
-        // DemoHandle has no admin address accessor yet: the demo's services do not serve admin.
-        app.notice = Some(format!(
-            "demo mesh running (control plane {}, {} backends); its services expose no admin endpoint yet, so there is nothing to watch",
-            demo.control_plane_addr(),
-            demo.backends().len()
-        ));
+        app.notice = Some(demo_notice(demo));
     }
     drop(tx);
     let result = {
@@ -87,4 +94,13 @@ async fn run(config: meshtop::cli::Config) -> anyhow::Result<()> {
         demo.shutdown().await;
     }
     result.map(|_| ())
+}
+
+/// The status line while the demo runs: what was started and how to stop it.
+fn demo_notice(demo: &DemoHandle) -> String {
+    format!(
+        "demo mesh running: control plane {}, {} services with admin endpoints; q stops it",
+        demo.control_plane_addr(),
+        demo.admin_endpoints().len()
+    )
 }

@@ -8,11 +8,13 @@
 //! localities) with a retry policy for `UNAVAILABLE` (gRFC A44), a 1 s timeout (gRFC A31), a
 //! circuit breaker (gRFC A32) and outlier detection (gRFC A50). What the client applies of that
 //! is up to the SDK's channel; the demo only shows the outcome. Each backend and the client stand
-//! for one service process of a real mesh (the units that will get an admin endpoint each).
+//! for one service process of a real mesh and serves its own admin endpoint (service names
+//! `greeter-<backend>` and [`CLIENT_SERVICE`], listed by [`DemoHandle::admin_endpoints`]), all
+//! guarded by one bearer token per run ([`DemoHandle::admin_token`]): `meshtop` attaches there.
 //!
 //! Not a benchmark (the client records with a mutex and everything shares one runtime) and not
-//! a test harness: it never asserts anything. Until `meshtop` exists, [`DemoStats::line`] is the
-//! live view.
+//! a test harness: it never asserts anything. [`DemoStats::line`] is the live view without
+//! `meshtop`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod backends;
 mod client;
 mod config;
@@ -35,8 +38,9 @@ pub mod mesh_file;
 mod recorder;
 mod stats;
 
+pub use admin::generate_token;
 pub use backends::DemoBackend;
-pub use client::{CLIENT_NODE_ID, DemoClient};
+pub use client::{CLIENT_NODE_ID, CLIENT_SERVICE, DemoClient};
 pub use config::{BackendSpec, DemoConfig};
 pub use histogram::LatencyHistogram;
 pub use mesh_file::{CANARY_CLUSTER, CANARY_HEADER, MAIN_CLUSTER, TARGET};
@@ -74,6 +78,14 @@ pub enum DemoError {
     /// The client's `Mesh` or channel could not be made.
     #[error("demo client could not open {TARGET}: {0}")]
     Client(meshwork::channel::ChannelError),
+    /// A service's admin endpoint could not start.
+    #[error("admin endpoint of demo service `{service}` did not start: {source}")]
+    Admin {
+        /// The service.
+        service: String,
+        /// Why.
+        source: meshwork::admin::AdminError,
+    },
 }
 
 /// Entry point of the demo.
@@ -86,6 +98,7 @@ pub struct DemoHandle {
     started: Instant,
     config: DemoConfig,
     mesh_yaml: String,
+    admin_token: String,
     control_plane: ServerHandle,
     backends: Vec<DemoBackend>,
     client: DemoClient,
@@ -94,13 +107,18 @@ pub struct DemoHandle {
 
 impl Demo {
     /// Starts the backends, then the control plane serving the mesh that names them, then the
-    /// client. Everything binds where `config` says (port 0 picks free ports).
+    /// client, each service with its admin endpoint. Everything binds where `config` says (port
+    /// 0 picks free ports; admin endpoints always take a free loopback port).
     pub async fn start(config: DemoConfig) -> Result<DemoHandle, DemoError> {
         config.validate()?;
+        let admin_token = match &config.admin_token {
+            Some(token) => token.clone(),
+            None => generate_token(&mut fastrand::Rng::new()),
+        };
         let mut backends = Vec::with_capacity(config.backends.len());
         for (i, spec) in config.backends.iter().enumerate() {
             let seed = config.seed.wrapping_add(1 + i as u64);
-            backends.push(DemoBackend::start(spec.clone(), seed).await?);
+            backends.push(DemoBackend::start(spec.clone(), seed, &admin_token).await?);
         }
         let addrs: Vec<SocketAddr> = backends.iter().map(DemoBackend::addr).collect();
         let (mesh_yaml, mesh) = mesh_file::demo_mesh(&config.backends, &addrs)?;
@@ -110,12 +128,18 @@ impl Demo {
             started,
             backends.iter().map(|b| (b.name().to_owned(), b.addr())),
         );
-        let client =
-            DemoClient::start(control_plane.local_addr(), &config, recorder.clone()).await?;
+        let client = DemoClient::start(
+            control_plane.local_addr(),
+            &config,
+            recorder.clone(),
+            &admin_token,
+        )
+        .await?;
         Ok(DemoHandle {
             started,
             config,
             mesh_yaml,
+            admin_token,
             control_plane,
             backends,
             client,
@@ -138,6 +162,38 @@ impl DemoHandle {
     /// A gRPC xDS bootstrap (JSON) for another client to join the demo mesh.
     pub fn bootstrap_json(&self) -> String {
         self.control_plane.bootstrap_json("meshwork-demo-guest")
+    }
+
+    /// Every demo service's admin endpoint, by service name: the client first, then the
+    /// backends in configuration order (a stopped backend's endpoint is gone).
+    pub fn admin_endpoints(&self) -> Vec<(String, SocketAddr)> {
+        let client = (CLIENT_SERVICE.to_owned(), self.client.admin_addr());
+        std::iter::once(client)
+            .chain(
+                self.backends
+                    .iter()
+                    .map(|b| (b.service_name().to_owned(), b.admin_addr())),
+            )
+            .collect()
+    }
+
+    /// The bearer token every demo admin endpoint wants for mutations (fault rules).
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// A ready command line attaching `meshtop` to every demo admin endpoint with the token.
+    pub fn meshtop_command(&self) -> String {
+        let addrs: Vec<String> = self
+            .admin_endpoints()
+            .iter()
+            .map(|(_, addr)| addr.to_string())
+            .collect();
+        format!(
+            "MESHTOP_TOKEN={} meshtop {}",
+            self.admin_token,
+            addrs.join(" ")
+        )
     }
 
     /// The mesh file being served (YAML, the format of `examples/mesh/README.md`).

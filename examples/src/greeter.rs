@@ -10,8 +10,9 @@
 //! - [`serve`] runs it on a socket; [`RunningGreeter`] stops it gracefully or like a crash.
 //!
 //! Metadata a client may send: [`RPC_BEHAVIOR`], [`REQUEST_ID`], [`PREVIOUS_ATTEMPTS`] (gRFC A6),
-//! [`STREAM_COUNT`], [`STREAM_INTERVAL_MS`]. This module is test and demo equipment: it does not
-//! use the Meshwork SDK, so it can judge the SDK from the outside.
+//! [`STREAM_COUNT`], [`STREAM_INTERVAL_MS`]. This module is test and demo equipment: apart from
+//! the optional server layer of [`serve_layered`] it does not use the Meshwork SDK, so it can
+//! judge the SDK from the outside.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,7 +36,7 @@ mod severable;
 
 pub use behavior::{Behavior, CallInfo, End, Plan};
 pub use health::{GREETER_SERVICE, HealthHandle};
-pub use serve::{RunningGreeter, ServeError, serve};
+pub use serve::{RunningGreeter, ServeError, serve, serve_layered};
 pub use served::{CallGuard, Served};
 pub use service::{
     DEFAULT_STREAM_COUNT, DEFAULT_STREAM_INTERVAL, GreeterBackend, PREVIOUS_ATTEMPTS, REQUEST_ID,

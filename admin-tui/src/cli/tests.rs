@@ -89,3 +89,18 @@ fn demo_needs_no_endpoints() {
     let c = cli(&["--demo"]).resolve(&Env::default(), &files).unwrap();
     assert!(c.demo && c.endpoints.is_empty());
 }
+
+#[test]
+fn the_demo_adds_its_endpoints_after_the_given_ones_and_its_token_only_when_none_was_given() {
+    let mut c = cli(&["--demo", "a:1"])
+        .resolve(&Env::default(), &files)
+        .unwrap();
+    c.add_demo(["b:2".to_owned(), "a:1".to_owned()], "demo-token");
+    assert_eq!(c.endpoints, ["a:1", "b:2"]);
+    assert_eq!(c.token.as_deref(), Some("demo-token"));
+    let mut given = cli(&["--demo", "--token-file", "token"])
+        .resolve(&Env::default(), &files)
+        .unwrap();
+    given.add_demo(["b:2".to_owned()], "demo-token");
+    assert_eq!(given.token.as_deref(), Some("s3cret"));
+}

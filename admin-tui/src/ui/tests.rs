@@ -44,12 +44,13 @@ fn views(size: (u16, u16)) -> Vec<(&'static str, App)> {
     down.fleet_sel = 0; // the endpoint refusing the token
     down.filter = "0.7".into();
     out.push(("fleet_filtered_down", down));
-    let mut demo = App::new(Vec::<String>::new());
+    // `meshtop --demo` right after start: the demo services' endpoints, still connecting.
+    let mut demo = App::new((0..5).map(|i| format!("127.0.0.1:4100{i}")));
     demo.size = size;
     demo.notice = Some(
-        "demo mesh running (control plane 127.0.0.1:18000, 4 backends); its services expose no admin endpoint yet, so there is nothing to watch".into(),
+        "demo mesh running: control plane 127.0.0.1:18000, 5 services with admin endpoints; q stops it".into(),
     );
-    out.push(("fleet_demo_without_admin", demo));
+    out.push(("fleet_demo_starting", demo));
     out
 }
 

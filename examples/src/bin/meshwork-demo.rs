@@ -4,6 +4,9 @@
 //!
 //! `t=3s  b0 17/s 0 err p99 1.2ms | b1 17/s 0 err p99 23ms | ... | client ok 49/s fail 1`
 //!
+//! Every demo service serves an admin endpoint; their addresses, this run's admin token and a
+//! ready `meshtop` command line are printed at start.
+//!
 //! `meshwork-demo [--rate 50] [--duration 30s] [--seed 1]`; stops on Ctrl-C or after
 //! `--duration`, prints a summary and exits 0. Logs go to stderr (`RUST_LOG`, default `warn`).
 
@@ -83,6 +86,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "bootstrap for another client (GRPC_XDS_BOOTSTRAP_CONFIG):\n{}",
         demo.bootstrap_json()
     );
+    println!("admin endpoints (token {}):", demo.admin_token());
+    for (name, addr) in demo.admin_endpoints() {
+        println!("  {name:<16} {addr}");
+    }
+    println!("watch it with:\n  {}\n", demo.meshtop_command());
     if args.show_mesh {
         println!("mesh served:\n{}", demo.mesh_yaml());
     }

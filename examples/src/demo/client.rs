@@ -6,13 +6,15 @@
 //! are caught up, so the average rate holds), at most `max_in_flight` open; a tick with none free
 //! is shed (counted, not queued), so a slow mesh shows up as shed load instead of a silently
 //! lower rate. A fraction of RPCs carries `x-canary: yes` to exercise the
-//! header route. The client is one service of the demo; its `Mesh` is where an admin endpoint
-//! will attach. Draws are seeded.
+//! header route. The client is one service of the demo (admin service name [`CLIENT_SERVICE`]):
+//! its `Mesh`, the one that owns the xDS channel, serves an admin endpoint where client-side
+//! fault rules are set. Draws are seeded.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use meshwork::admin::AdminHandle;
 use meshwork::bootstrap::{Bootstrap, Node, XdsServer};
 use meshwork::channel::ChannelOptions;
 use meshwork::connection::ConnectOptions;
@@ -26,10 +28,13 @@ use tonic::Code;
 use tonic::metadata::MetadataValue;
 
 use super::recorder::{Outcome, Recorder};
-use super::{CANARY_HEADER, DemoConfig, DemoError, TARGET};
+use super::{CANARY_HEADER, DemoConfig, DemoError, TARGET, admin};
 
 /// The xDS node id of the demo client.
 pub const CLIENT_NODE_ID: &str = "meshwork-demo-client";
+
+/// The admin service name of the demo client.
+pub const CLIENT_SERVICE: &str = "demo-client";
 
 /// Extra time past an RPC's own deadline before the client gives up on it locally.
 const DEADLINE_SLACK: Duration = Duration::from_millis(500);
@@ -40,6 +45,8 @@ pub struct DemoClient {
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     drain: Duration,
+    admin_addr: SocketAddr,
+    admin: Option<AdminHandle>,
 }
 
 /// What the task needs from the configuration.
@@ -53,12 +60,13 @@ struct Pace {
 }
 
 impl DemoClient {
-    /// Builds a `Mesh` pointed at the control plane at `control_plane`, opens the demo target and
-    /// starts sending.
+    /// Builds a `Mesh` pointed at the control plane at `control_plane`, serves its admin endpoint
+    /// (mutations need `admin_token`), opens the demo target and starts sending.
     pub async fn start(
         control_plane: SocketAddr,
         config: &DemoConfig,
         recorder: Recorder,
+        admin_token: &str,
     ) -> Result<DemoClient, DemoError> {
         let bootstrap = Bootstrap::new(
             XdsServer::insecure(control_plane.to_string()).with_feature("xds_v3"),
@@ -75,7 +83,13 @@ impl DemoClient {
             },
             ..MeshOptions::default()
         };
-        let mesh = Mesh::with_options(bootstrap, options).map_err(DemoError::Client)?;
+        let mesh = Mesh::builder()
+            .bootstrap(bootstrap)
+            .options(options)
+            .service_name(CLIENT_SERVICE)
+            .build()
+            .map_err(DemoError::Client)?;
+        let admin = admin::serve(&mesh, admin_token).await?;
         let channel = mesh.channel(TARGET).await.map_err(DemoError::Client)?;
         let pace = Pace {
             tick: config.tick(),
@@ -90,7 +104,14 @@ impl DemoClient {
             stop,
             task: Some(task),
             drain: config.rpc_timeout + DEADLINE_SLACK,
+            admin_addr: admin.local_addr(),
+            admin: Some(admin),
         })
+    }
+
+    /// Where its admin endpoint listens.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     /// Stops sending, lets open RPCs finish (bounded by their deadline) and drops the `Mesh`.
@@ -103,6 +124,10 @@ impl DemoClient {
         {
             tracing::warn!("demo client did not stop in time; aborting it");
             task.abort();
+        }
+        if let Some(admin) = self.admin.take() {
+            // An attached meshtop keeps a Watch stream open: past the slack, dropping aborts it.
+            let _ = tokio::time::timeout(DEADLINE_SLACK, admin.shutdown()).await;
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct DemoConfig {
     pub canary_fraction: f64,
     /// Seed of the client's draws and of every backend's error sequence (default 1).
     pub seed: u64,
+    /// Bearer token of every demo admin endpoint (default `None`: a random one per run).
+    pub admin_token: Option<String>,
 }
 
 /// One greeter backend of the demo.
@@ -62,6 +64,7 @@ impl Default for DemoConfig {
             rpc_timeout: Duration::from_secs(2),
             canary_fraction: 0.1,
             seed: 1,
+            admin_token: None,
         }
     }
 }

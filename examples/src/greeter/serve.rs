@@ -1,12 +1,16 @@
 //! Serving a [`GreeterBackend`] and its health service on a TCP listener, and stopping it either
 //! gracefully (the binary's Ctrl-C) or abruptly (tests that kill a backend).
 //!
-//! Not a supervisor: no restarts here (the test harness rebinds the same port itself) and no
+//! [`serve_layered`] wraps the server in a Meshwork [`ServerLayer`] (server-side runtime faults),
+//! as a service of the demo mesh does; plain [`serve`] keeps the backend free of the SDK so tests
+//! can judge the SDK from the outside. Not a supervisor: no restarts here (the test harness rebinds the same port itself) and no
 //! TLS. [`RunningGreeter`] owns the server task; dropping it cuts every connection and stops.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+use meshwork::server::ServerLayer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -50,10 +54,21 @@ pub async fn serve(
     backend: GreeterBackend,
     health: &HealthHandle,
 ) -> Result<RunningGreeter, ServeError> {
+    serve_layered(addr, backend, health, None).await
+}
+
+/// Like [`serve`], with every RPC (health checks included) passing through `layer` first when
+/// one is given: the server side of a Meshwork service, whose runtime fault rules then apply.
+pub async fn serve_layered(
+    addr: SocketAddr,
+    backend: GreeterBackend,
+    health: &HealthHandle,
+    layer: Option<ServerLayer>,
+) -> Result<RunningGreeter, ServeError> {
     let bind_error = |source| ServeError::Bind { addr, source };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
-    Ok(serve_on(listener, local_addr, backend, health))
+    Ok(serve_on(listener, local_addr, backend, health, layer))
 }
 
 fn serve_on(
@@ -61,6 +76,7 @@ fn serve_on(
     local_addr: SocketAddr,
     backend: GreeterBackend,
     health: &HealthHandle,
+    layer: Option<ServerLayer>,
 ) -> RunningGreeter {
     let (shutdown, mut shutdown_rx) = watch::channel(false);
     let (cut, cut_rx) = watch::channel(false);
@@ -72,14 +88,26 @@ fn serve_on(
     });
     let name = backend.name().to_owned();
     let name_for_log = name.clone();
-    let router = tonic::transport::Server::builder()
-        .add_service(health.service())
-        .add_service(backend.into_service());
+    let stopped = async move {
+        let _ = shutdown_rx.wait_for(|stop| *stop).await;
+    };
+    let served: BoxFuture<'static, Result<(), tonic::transport::Error>> = match layer {
+        Some(layer) => Box::pin(
+            tonic::transport::Server::builder()
+                .layer(layer)
+                .add_service(health.service())
+                .add_service(backend.into_service())
+                .serve_with_incoming_shutdown(incoming, stopped),
+        ),
+        None => Box::pin(
+            tonic::transport::Server::builder()
+                .add_service(health.service())
+                .add_service(backend.into_service())
+                .serve_with_incoming_shutdown(incoming, stopped),
+        ),
+    };
     let task = tokio::spawn(async move {
-        let stopped = async move {
-            let _ = shutdown_rx.wait_for(|stop| *stop).await;
-        };
-        if let Err(e) = router.serve_with_incoming_shutdown(incoming, stopped).await {
+        if let Err(e) = served.await {
             tracing::error!(backend = %name, error = %e, "greeter backend stopped with an error");
         }
     });
