@@ -1,7 +1,9 @@
 //! `meshtop --demo` end to end, as a user drives it: the real binary in a detached tmux session
 //! (160x48, its own tmux socket), keys sent with `send-keys`, the screen read with `capture-pane`.
 //! It starts the demo mesh, attaches to every demo service's admin endpoint, sets a client-side
-//! abort fault through the Faults form, watches it hit the client's calls, clears it, and quits.
+//! abort fault through the Faults form, watches it hit the client's calls and clears it; then sets
+//! a server-side abort fault on one backend (greeter-b0), watches the demo client's error rate on
+//! the fleet view rise well above its baseline, clears it, watches the rate come back, and quits.
 //!
 //! Skipped (with a note) when `tmux` is not installed; `scripts/test` installs it. Every wait
 //! polls the screen for a condition, with a bound.
@@ -17,8 +19,18 @@ const START_BOUND: Duration = Duration::from_secs(60);
 const STEP_BOUND: Duration = Duration::from_secs(20);
 /// How often the screen is read while waiting.
 const POLL: Duration = Duration::from_millis(100);
+/// Bound of a wait for the fleet's error rate to move.
+const RATE_BOUND: Duration = Duration::from_secs(15);
 /// The demo client's target, the fault's scope.
 const TARGET: &str = "xds:///greeter:50051";
+/// Every method the greeter backends serve, the server-side fault's scope.
+const SERVED: &str = "helloworld.Greeter/*";
+/// How far (in percentage points) a backend failing every attempt must raise the client's err%
+/// above its baseline: greeter-b0 gets about a third of the client's attempts.
+const RISE: f64 = 10.0;
+/// How close (in percentage points) to the baseline the client's err% must come back once the
+/// fault is cleared (greeter-b2 fails ~10% of its share on its own, so the rate is noisy).
+const NEAR: f64 = 5.0;
 
 /// A tmux server on its own socket, killed when the test ends whatever happened.
 struct Tmux {
@@ -101,8 +113,29 @@ fn fleet_faults(screen: &str, service: &str) -> Option<u64> {
         .ok()
 }
 
+/// The `req/s` and `err%` columns of the fleet row of `service` (5th and 4th cells from the end).
+fn fleet_rate(screen: &str, service: &str) -> Option<(f64, f64)> {
+    let row = screen
+        .lines()
+        .find(|l| l.contains(service) && l.contains("127.0.0.1"))?;
+    let cells: Vec<&str> = row
+        .split_whitespace()
+        .map(|w| w.trim_matches('│'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let from_end = |k: usize| cells.len().checked_sub(k).and_then(|i| cells.get(i));
+    Some((from_end(5)?.parse().ok()?, from_end(4)?.parse().ok()?))
+}
+
+/// The demo client's `err%` on the fleet view, once its traffic reaches the backends.
+fn client_err(screen: &str) -> Option<f64> {
+    fleet_rate(screen, "demo-client")
+        .filter(|(rps, _)| *rps >= 20.0)
+        .map(|(_, err)| err)
+}
+
 #[tokio::test]
-async fn meshtop_demo_shows_the_fleet_injects_and_clears_a_fault_and_quits_on_q() {
+async fn meshtop_demo_shows_the_fleet_injects_and_clears_faults_and_quits_on_q() {
     if !Command::new("tmux")
         .arg("-V")
         .output()
@@ -198,6 +231,82 @@ async fn meshtop_demo_shows_the_fleet_injects_and_clears_a_fault_and_quits_on_q(
         fleet_faults(s, "demo-client") == Some(0)
     })
     .await;
+
+    // The baseline: the client's err% with traffic flowing and no rule (b2 fails ~10% alone).
+    let screen = tmux
+        .wait("the client's traffic on the fleet", STEP_BOUND, |s| {
+            client_err(s).is_some()
+        })
+        .await;
+    let baseline = client_err(&screen).expect("the client's err%");
+
+    // Faults view of greeter-b0 (second fleet row by name): abort everything it serves.
+    tmux.keys(&["j", "Enter"]);
+    tmux.wait("greeter-b0's service view", STEP_BOUND, |s| {
+        s.contains("greeter-b0") && !s.contains("Fleet:")
+    })
+    .await;
+    tmux.keys(&["4"]);
+    tmux.wait("greeter-b0's Faults view", STEP_BOUND, |s| {
+        s.contains("faults of greeter-b0") && s.contains("no fault rules")
+    })
+    .await;
+    tmux.keys(&["n"]);
+    tmux.wait("the fault form", STEP_BOUND, |s| {
+        s.contains("new fault rule")
+    })
+    .await;
+    tmux.keys(&["Left"]);
+    tmux.wait("the server method scope", STEP_BOUND, |s| {
+        s.contains("server method")
+    })
+    .await;
+    tmux.keys(&["Tab"]);
+    tmux.text(SERVED);
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.text("UNAVAILABLE");
+    tmux.keys(&["Enter"]);
+    tmux.wait("the server rule to be set", STEP_BOUND, |s| {
+        s.contains("fault #1 set") && s.contains(&format!("server method {SERVED}"))
+    })
+    .await;
+
+    // The client's attempts to b0 fail: its err% rises well above the baseline.
+    tmux.keys(&["1"]);
+    let screen = tmux
+        .wait("the client's err% to rise", RATE_BOUND, |s| {
+            client_err(s).is_some_and(|err| err >= baseline + RISE)
+        })
+        .await;
+    assert_eq!(fleet_faults(&screen, "greeter-b0"), Some(1), "{screen}");
+    let raised = client_err(&screen).unwrap_or_default();
+
+    // Cleared: the rule is gone and the client's err% comes back near the baseline.
+    tmux.keys(&["4"]);
+    tmux.wait("greeter-b0's rule on the Faults view", STEP_BOUND, |s| {
+        s.contains("faults of greeter-b0") && rule_hits(s).is_some()
+    })
+    .await;
+    tmux.keys(&["d"]);
+    tmux.wait("the server rule to be cleared", STEP_BOUND, |s| {
+        s.contains("fault #1 cleared") && s.contains("no fault rules")
+    })
+    .await;
+    tmux.keys(&["1"]);
+    let screen = tmux
+        .wait(
+            "the client's err% back near the baseline",
+            RATE_BOUND,
+            |s| {
+                fleet_faults(s, "greeter-b0") == Some(0)
+                    && client_err(s).is_some_and(|err| err <= baseline + NEAR)
+            },
+        )
+        .await;
+    eprintln!(
+        "demo-client err%: baseline {baseline:.2}, with b0 aborting {raised:.2}, cleared {:.2}",
+        client_err(&screen).unwrap_or_default()
+    );
 
     // q stops the demo and meshtop; the session ends with the process.
     tmux.keys(&["q"]);
