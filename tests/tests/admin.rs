@@ -633,3 +633,34 @@ async fn an_operator_drains_a_service_through_the_admin_endpoint() -> Result<()>
     server.abort();
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_with_a_ttl_over_the_cap_is_refused_naming_the_field() -> Result<()> {
+    let mesh = Mesh::builder().build()?;
+    let (_admin, mut admin) = serve(&mesh).await?;
+    let scope = || pb::fault_scope::Scope::ClientMethod("/helloworld.Greeter/SayHello".into());
+    let two_days = 48 * 3600 * 1000;
+    let refused = admin
+        .set_fault(authed(
+            rule(scope(), Code::Unavailable, Some(two_days)),
+            TOKEN,
+        ))
+        .await
+        .expect_err("a 48h ttl is over the 24h cap");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .starts_with("spec.ttl_ms: ttl 48h exceeds the maximum 24h"),
+        "{refused:?}"
+    );
+    assert!(mesh.faults().list().is_empty(), "nothing was installed");
+    admin
+        .set_fault(authed(
+            rule(scope(), Code::Unavailable, Some(60_000)),
+            TOKEN,
+        ))
+        .await?;
+    assert_eq!(mesh.faults().list().len(), 1);
+    Ok(())
+}
