@@ -3,9 +3,9 @@
 //!
 //! Covers runtime fault rules (client side through a channel, server side through the server
 //! layer), their time-to-live and its cap, authentication of mutations (bearer token, or a
-//! client certificate over mutual TLS with rcgen-minted certificates), the Watch stream's fault and NACK
-//! events, CSDS after an update and a NACK, the refusal of a non-loopback bind without a
-//! token, per-endpoint live stats (rate, error rate, latency quantiles), Watch ejection and
+//! client certificate over mutual TLS with rcgen-minted certificates), the Watch stream's fault
+//! and NACK events, CSDS after an update and a NACK, the refusal of a non-loopback bind without a
+//! token or mutual TLS, per-endpoint live stats (rate, error rate, latency quantiles), Watch ejection and
 //! breaker-overflow events, and draining a service with SetServing. Waits are bounded polls,
 //! never fixed sleeps.
 
