@@ -39,7 +39,7 @@ pub use active::{ActiveFault, ActiveFaults};
 pub use decision::FaultDecision;
 pub use layer::{FaultDecider, FaultLayer, FaultService, ResponseFuture};
 pub use policy::FaultPolicy;
-pub use registry::{FaultEvent, FaultRegistry, FaultRegistryConfig};
+pub use registry::{DEFAULT_MAX_TTL, FaultEvent, FaultRegistry, FaultRegistryConfig};
 pub use rule::{
     FaultRule, FaultRuleError, FaultRuleSpec, MethodPattern, RequestScope, RuleId, RuleScope,
 };

@@ -295,7 +295,7 @@ impl Mesh {
     }
 
     /// Serves the admin endpoint on `addr` until the returned handle is dropped. Refuses a
-    /// non-loopback address without a token (see [`AdminOptions`]).
+    /// non-loopback address with neither a token nor mutual TLS (see [`AdminOptions`]).
     pub async fn serve_admin(
         &self,
         addr: std::net::SocketAddr,

@@ -1,10 +1,13 @@
 //! Who may change behaviour through the admin endpoint: a bearer token compared in constant time
-//! (`subtle`), resolved once at start-up from the options, a file or `MESHWORK_ADMIN_TOKEN`.
+//! (`subtle`), resolved once at start-up from the options, a file or `MESHWORK_ADMIN_TOKEN`; or,
+//! with mutual TLS configured, a client certificate the TLS handshake verified against the
+//! client CA (tonic's `Request::peer_certs`). Either one suffices.
 //!
 //! Reads never reach this module. A mutation without `authorization` metadata is refused
 //! `UNAUTHENTICATED`; one with a wrong or malformed token `PERMISSION_DENIED`; both change
-//! nothing and are logged. Following `reference/resilience-semantics.md` §6, an endpoint without
-//! a token may only listen on loopback, and then refuses mutations unless explicitly allowed.
+//! nothing and are logged. Following `reference/resilience-semantics.md` §6, an endpoint with
+//! neither a token nor mutual TLS may only listen on loopback, and then refuses mutations unless
+//! explicitly allowed.
 
 use std::net::SocketAddr;
 
@@ -21,6 +24,8 @@ pub const TOKEN_ENV: &str = "MESHWORK_ADMIN_TOKEN";
 pub(crate) struct Auth {
     token: Option<Vec<u8>>,
     allow_unauthenticated: bool,
+    /// Mutual TLS is on: a verified client certificate authorizes.
+    mtls: bool,
 }
 
 impl Auth {
@@ -47,12 +52,17 @@ impl Auth {
         if token.as_deref().is_some_and(str::is_empty) {
             return Err(AdminError::EmptyToken { origin });
         }
-        if token.is_none() && !addr.ip().is_loopback() {
+        let mtls = options
+            .tls
+            .as_ref()
+            .is_some_and(super::AdminTls::requires_client_certs);
+        if token.is_none() && !mtls && !addr.ip().is_loopback() {
             return Err(AdminError::InsecureBind { addr });
         }
         Ok(Auth {
             token: token.map(String::into_bytes),
             allow_unauthenticated: options.allow_unauthenticated_loopback_mutations,
+            mtls,
         })
     }
 
@@ -65,6 +75,18 @@ impl Auth {
         let peer = request
             .remote_addr()
             .map_or_else(|| "unknown".to_string(), |a| a.to_string());
+        // The handshake verified any certificate against the client CA; tonic only exposes the
+        // certificates of a TLS connection, and ours requires them when mutual TLS is on.
+        let has_verified_cert = request.peer_certs().is_some_and(|certs| !certs.is_empty());
+        if self.mtls && has_verified_cert {
+            tracing::info!(
+                target: "meshwork::admin",
+                %peer,
+                action,
+                "admin mutation authorized by a verified client certificate"
+            );
+            return Ok(());
+        }
         let outcome = self.check(request.metadata(), action);
         match &outcome {
             Ok(()) => {
@@ -87,9 +109,11 @@ impl Auth {
                 return Ok(());
             }
             return Err(Status::permission_denied(format!(
-                "{action} is disabled: this admin endpoint has no token configured; restart it \
-                 with a token (AdminOptions::token or token_file, or {TOKEN_ENV}) and send \
-                 `authorization: Bearer <token>`"
+                "{action} is disabled: this admin endpoint has no token configured and no \
+                 verified client certificate was presented; restart it with a token \
+                 (AdminOptions::token or token_file, or {TOKEN_ENV}) and send \
+                 `authorization: Bearer <token>`, or with mutual TLS (AdminOptions::tls with a \
+                 client_ca_file) and connect with a client certificate"
             )));
         };
         let Some(value) = metadata.get("authorization") else {
@@ -179,13 +203,39 @@ mod tests {
         let none = Auth {
             token: None,
             allow_unauthenticated: false,
+            mtls: false,
         };
         let refused = none.authorize(&with_auth(Some("Bearer x")), "ClearFault");
         assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
         let open = Auth {
             token: None,
             allow_unauthenticated: true,
+            mtls: false,
         };
         assert!(open.authorize(&with_auth(None), "ClearFault").is_ok());
+    }
+
+    #[test]
+    fn mutual_tls_alone_allows_a_non_loopback_bind_but_server_tls_alone_does_not() {
+        let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        let server_only = AdminOptions {
+            tls: Some(super::super::AdminTls::new("cert.pem", "key.pem")),
+            ..AdminOptions::default()
+        };
+        if std::env::var_os(TOKEN_ENV).is_none() {
+            assert!(matches!(
+                Auth::from_options(&server_only, any),
+                Err(AdminError::InsecureBind { .. })
+            ));
+        }
+        let mutual = AdminOptions {
+            tls: Some(super::super::AdminTls::new("cert.pem", "key.pem").with_client_ca("ca.pem")),
+            ..AdminOptions::default()
+        };
+        let auth = Auth::from_options(&mutual, any).unwrap();
+        assert!(auth.mtls);
+        // Without a certificate on the request (not a TLS connection), the token rules apply.
+        let refused = auth.authorize(&with_auth(None), "SetFault");
+        assert!(refused.is_err());
     }
 }

@@ -90,7 +90,7 @@ fn rule_status(error: &FaultRuleError) -> Status {
         FaultRuleError::NoFault => "spec.delay_ms / spec.abort_code",
         FaultRuleError::AbortOk | FaultRuleError::BadAbortCode(_) => "spec.abort_code",
         FaultRuleError::DelayTooLong { .. } => "spec.delay_ms",
-        FaultRuleError::ZeroTtl => "spec.ttl_ms",
+        FaultRuleError::ZeroTtl | FaultRuleError::TtlTooLong { .. } => "spec.ttl_ms",
         FaultRuleError::EmptyScope(_)
         | FaultRuleError::MissingScope
         | FaultRuleError::BadMethod(_) => "spec.scope",

@@ -44,7 +44,14 @@ pub struct FaultRegistryConfig {
     pub max_active_faults: Option<u32>,
     /// Events buffered per `Watch` subscriber before a slow one starts missing them. Default 256.
     pub event_capacity: usize,
+    /// Longest time-to-live a rule may ask for; `set` refuses longer ones
+    /// ([`FaultRuleError::TtlTooLong`]) so a forgotten rule cannot outlive an incident by days.
+    /// Rules without a ttl stay allowed (they live until cleared). Default 24 hours.
+    pub max_ttl: Duration,
 }
+
+/// The default [`FaultRegistryConfig::max_ttl`]: 24 hours.
+pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A change to the rule set, for the admin `Watch` stream.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +103,7 @@ impl Default for FaultRegistryConfig {
             max_rules: 64,
             max_active_faults: Some(1024),
             event_capacity: 256,
+            max_ttl: DEFAULT_MAX_TTL,
         }
     }
 }
@@ -131,9 +139,14 @@ impl FaultRegistry {
     }
 
     /// Validates and installs a rule; it applies from the next RPC. Fails with the reason when
-    /// the rule is invalid or [`FaultRegistryConfig::max_rules`] are already active.
+    /// the rule is invalid, its ttl exceeds [`FaultRegistryConfig::max_ttl`], or
+    /// [`FaultRegistryConfig::max_rules`] are already active.
     pub fn set(&self, spec: FaultRuleSpec) -> Result<RuleId, FaultRuleError> {
         spec.validate()?;
+        let max_ttl = self.inner.config.max_ttl;
+        if let Some(got) = spec.ttl.filter(|ttl| *ttl > max_ttl) {
+            return Err(FaultRuleError::TtlTooLong { got, max: max_ttl });
+        }
         let mut w = self.inner.lock_writer();
         let now = Instant::now();
         self.inner.purge(now);

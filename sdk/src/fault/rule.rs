@@ -127,6 +127,19 @@ pub enum FaultRuleError {
         "a ttl of 0 would remove the rule at once; give a positive ttl, or none to keep the rule until cleared"
     )]
     ZeroTtl,
+    /// A time-to-live over the registry's [`max_ttl`](super::FaultRegistryConfig::max_ttl).
+    #[error(
+        "ttl {} exceeds the maximum {}; give a ttl up to the maximum (or raise \
+         FaultRegistryConfig::max_ttl), or none to keep the rule until it is cleared",
+        HumanDuration(*got),
+        HumanDuration(*max)
+    )]
+    TtlTooLong {
+        /// What was asked.
+        got: Duration,
+        /// The registry's maximum.
+        max: Duration,
+    },
     /// A scope naming nothing.
     #[error("the {0} scope has an empty name; give the {0} the rule applies to")]
     EmptyScope(&'static str),
@@ -154,6 +167,29 @@ pub enum FaultRuleError {
         "no fault rule with id {0}; it may have expired or been cleared (ListFaults shows active rules)"
     )]
     NotFound(RuleId),
+}
+
+/// A duration in the largest whole unit that states it exactly: `24h`, `90m`, `1500ms`.
+struct HumanDuration(Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() != 0 {
+            return if d.subsec_nanos().is_multiple_of(1_000_000) {
+                write!(f, "{}ms", d.as_millis())
+            } else {
+                write!(f, "{d:?}")
+            };
+        }
+        let secs = d.as_secs();
+        match secs {
+            0 => f.write_str("0s"),
+            s if s.is_multiple_of(3600) => write!(f, "{}h", s / 3600),
+            s if s.is_multiple_of(60) => write!(f, "{}m", s / 60),
+            s => write!(f, "{s}s"),
+        }
+    }
 }
 
 impl MethodPattern {

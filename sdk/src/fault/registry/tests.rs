@@ -235,3 +235,48 @@ async fn clearing_is_announced_and_stops_faults_at_once() {
         "a cleared rule never expires again"
     );
 }
+
+#[test]
+fn a_ttl_over_the_cap_is_refused_and_none_or_the_cap_itself_is_allowed() {
+    assert_eq!(FaultRegistryConfig::default().max_ttl, DEFAULT_MAX_TTL);
+    let reg = registry();
+    let scope = || RuleScope::ClientTarget("t".into());
+    let mut too_long = abort_rule(scope(), Code::Unavailable);
+    too_long.ttl = Some(Duration::from_secs(48 * 3600));
+    let err = reg.set(too_long).unwrap_err();
+    assert_eq!(
+        err,
+        FaultRuleError::TtlTooLong {
+            got: Duration::from_secs(48 * 3600),
+            max: DEFAULT_MAX_TTL,
+        }
+    );
+    assert!(
+        err.to_string()
+            .starts_with("ttl 48h exceeds the maximum 24h; "),
+        "{err}"
+    );
+    assert!(reg.list().is_empty(), "nothing was installed");
+
+    let mut at_cap = abort_rule(scope(), Code::Unavailable);
+    at_cap.ttl = Some(DEFAULT_MAX_TTL);
+    reg.set(at_cap).unwrap();
+    reg.set(abort_rule(scope(), Code::Unavailable)).unwrap();
+    assert_eq!(reg.list().len(), 2);
+
+    let small = FaultRegistry::new(
+        FaultRegistryConfig {
+            max_ttl: Duration::from_secs(90),
+            ..Default::default()
+        },
+        ActiveFaults::new(),
+    );
+    let mut over = abort_rule(scope(), Code::Unavailable);
+    over.ttl = Some(Duration::from_millis(90_500));
+    let err = small.set(over).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("ttl 90500ms exceeds the maximum 90s; "),
+        "{err}"
+    );
+}
