@@ -9,7 +9,9 @@ mod harness;
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
-use harness::{control_plane, endpoints_yaml, names, start_backends, start_client};
+use harness::{
+    ClientKind, control_plane, endpoints_yaml, names, start_backends, start_client, start_client_of,
+};
 
 const TARGET: &str = "xds:///interop-test:8080";
 const CONVERGE: Duration = Duration::from_secs(20);
@@ -21,20 +23,18 @@ fn one_cluster_mesh(cluster_keys: &str, backends: &[harness::Backend]) -> String
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ping_pong() -> Result<()> {
+async fn ping_pong_case(kind: ClientKind) -> Result<()> {
     let backends = start_backends(4).await?;
     let cp = control_plane(&one_cluster_mesh("", &backends)).await?;
-    let mut client = start_client(&cp, TARGET, &["--fail_on_failed_rpc", "true"]).await?;
+    let mut client = start_client_of(&kind, &cp, TARGET, &["--fail_on_failed_rpc", "true"]).await?;
     client.wait_for_peers(&names(&backends), CONVERGE).await?;
     client.assert_running()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn round_robin() -> Result<()> {
+async fn round_robin_case(kind: ClientKind) -> Result<()> {
     let backends = start_backends(2).await?;
     let cp = control_plane(&one_cluster_mesh("  lb_policy: round_robin\n", &backends)).await?;
-    let client = start_client(&cp, TARGET, &[]).await?;
+    let client = start_client_of(&kind, &cp, TARGET, &[]).await?;
     client.wait_for_peers(&names(&backends), CONVERGE).await?;
     let r = client.stats(100, 10).await?;
     ensure!(r.num_failures == 0, "failures: {r:?}");
@@ -105,8 +105,7 @@ async fn csds() -> Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn traffic_splitting() -> Result<()> {
+async fn traffic_splitting_case(kind: ClientKind) -> Result<()> {
     let backends = start_backends(2).await?;
     let (a, b) = (&backends[..1], &backends[1..]);
     let yaml = format!(
@@ -115,7 +114,7 @@ async fn traffic_splitting() -> Result<()> {
         endpoints_yaml(b)
     );
     let cp = control_plane(&yaml).await?;
-    let client = start_client(&cp, TARGET, &["--qps", "200"]).await?;
+    let client = start_client_of(&kind, &cp, TARGET, &["--qps", "200"]).await?;
     client.wait_for_peers(&names(&backends), CONVERGE).await?;
     let r = client.stats(1000, 20).await?;
     ensure!(r.num_failures == 0, "{r:?}");
@@ -134,7 +133,7 @@ async fn traffic_splitting() -> Result<()> {
 }
 
 /// Two clusters of one backend each; `routes` sends each RPC type to its own cluster.
-async fn method_routing(routes: &str, flags: &[&str]) -> Result<()> {
+async fn method_routing(kind: ClientKind, routes: &str, flags: &[&str]) -> Result<()> {
     let backends = start_backends(2).await?;
     let yaml = format!(
         "services:\n- host: interop-test\n  port: 8080\n  routes:\n{routes}clusters:\n- name: empty\n{}- name: unary\n{}",
@@ -144,7 +143,7 @@ async fn method_routing(routes: &str, flags: &[&str]) -> Result<()> {
     let cp = control_plane(&yaml).await?;
     let mut all = vec!["--rpc", "EmptyCall,UnaryCall"];
     all.extend_from_slice(flags);
-    let client = start_client(&cp, TARGET, &all).await?;
+    let client = start_client_of(&kind, &cp, TARGET, &all).await?;
     client.wait_for_peers(&names(&backends), CONVERGE).await?;
     let r = client.stats(50, 10).await?;
     let by = |m: &str| {
@@ -166,20 +165,48 @@ async fn method_routing(routes: &str, flags: &[&str]) -> Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn path_matching() -> Result<()> {
+async fn path_matching_case(kind: ClientKind) -> Result<()> {
     method_routing(
+        kind,
         "  - match: {path: /grpc.testing.TestService/EmptyCall}\n    cluster: empty\n  - match: {safe_regex: '^/.*/UnaryCall$'}\n    cluster: unary\n",
         &[],
     )
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn header_matching() -> Result<()> {
+async fn header_matching_case(kind: ClientKind) -> Result<()> {
     method_routing(
+        kind,
         "  - match: {headers: [{name: xds_md, suffix: me}]}\n    cluster: empty\n  - match: {headers: [{name: xds_md, prefix: un}]}\n    cluster: unary\n",
         &["--metadata", "EmptyCall:xds_md:empty_ytpme,UnaryCall:xds_md:unary_yranu"],
     )
     .await
+}
+
+/// Each case twice: with Meshwork's `xds-interop-client`, and with gRPC's reference client
+/// (`tests/peers/xds_interop_client.py`, Python grpcio C-core), skipped with a note only when
+/// `MESHWORK_PYTHON` is unset.
+macro_rules! with_both_clients {
+    ($($case:ident, $ours:ident, $reference:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $ours() -> Result<()> {
+            $case(ClientKind::Meshwork).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $reference() -> Result<()> {
+            match ClientKind::reference(stringify!($ours)) {
+                Some(kind) => $case(kind).await,
+                None => Ok(()),
+            }
+        }
+    )*};
+}
+
+with_both_clients! {
+    ping_pong_case, ping_pong, ping_pong_with_reference_client;
+    round_robin_case, round_robin, round_robin_with_reference_client;
+    traffic_splitting_case, traffic_splitting, traffic_splitting_with_reference_client;
+    path_matching_case, path_matching, path_matching_with_reference_client;
+    header_matching_case, header_matching, header_matching_with_reference_client;
 }

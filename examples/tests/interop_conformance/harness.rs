@@ -173,8 +173,62 @@ impl Drop for TempFile {
     }
 }
 
-/// Starts the client for `target` on `server` with extra flags, and waits for its stats port.
+/// Which xDS interop client a case drives.
+#[derive(Clone, Debug)]
+pub enum ClientKind {
+    /// Meshwork's `xds-interop-client`.
+    Meshwork,
+    /// gRPC's reference client: `tests/peers/xds_interop_client.py` (Python grpcio, C-core) run
+    /// by this interpreter.
+    Reference(PathBuf),
+}
+
+/// Environment variable naming the Python with grpcio (set by `./scripts/test`).
+pub const PYTHON_ENV: &str = "MESHWORK_PYTHON";
+
+impl ClientKind {
+    /// The reference client, or `None` (with a printed note) when `MESHWORK_PYTHON` is unset.
+    pub fn reference(case: &str) -> Option<ClientKind> {
+        match std::env::var_os(PYTHON_ENV) {
+            Some(python) => Some(ClientKind::Reference(PathBuf::from(python))),
+            None => {
+                println!(
+                    "note: skipping {case} with gRPC's reference client: {PYTHON_ENV} is not set \
+                     (./scripts/test sets it)"
+                );
+                None
+            }
+        }
+    }
+
+    fn command(&self) -> Command {
+        match self {
+            ClientKind::Meshwork => Command::new(env!("CARGO_BIN_EXE_xds-interop-client")),
+            ClientKind::Reference(python) => {
+                let mut command = Command::new(python);
+                command.arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../tests/peers/xds_interop_client.py"
+                ));
+                command
+            }
+        }
+    }
+}
+
+/// Starts our client for `target` on `server` with extra flags, and waits for its stats port.
 pub async fn start_client(server: &ServerHandle, target: &str, flags: &[&str]) -> Result<Client> {
+    start_client_of(&ClientKind::Meshwork, server, target, flags).await
+}
+
+/// Starts the `kind` client for `target` on `server` with extra flags, and waits for its stats
+/// port.
+pub async fn start_client_of(
+    kind: &ClientKind,
+    server: &ServerHandle,
+    target: &str,
+    flags: &[&str],
+) -> Result<Client> {
     let stats_port = free_port()?;
     let path = std::env::temp_dir().join(format!(
         "meshwork-interop-bootstrap-{}-{stats_port}.json",
@@ -186,7 +240,8 @@ pub async fn start_client(server: &ServerHandle, target: &str, flags: &[&str]) -
     if !flags.contains(&"--qps") {
         defaults.extend(["--qps", "100"]);
     }
-    let child = Command::new(env!("CARGO_BIN_EXE_xds-interop-client"))
+    let child = kind
+        .command()
         .args(defaults)
         .env("GRPC_XDS_BOOTSTRAP", &path)
         .env_remove("GRPC_XDS_BOOTSTRAP_CONFIG")
@@ -196,8 +251,8 @@ pub async fn start_client(server: &ServerHandle, target: &str, flags: &[&str]) -
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .context("spawn xds-interop-client")?;
-    let stats = connect(stats_port, Duration::from_secs(10)).await?;
+        .with_context(|| format!("spawn the {kind:?} xds interop client"))?;
+    let stats = connect(stats_port, Duration::from_secs(20)).await?;
     Ok(Client {
         stats,
         child,
