@@ -458,35 +458,5 @@ fn check_prometheus_text(text: &str) -> anyhow::Result<()> {
     ] {
         ensure!(families.contains_key(name), "{name} missing from:\n{text}");
     }
-    promtool(text)
-}
-
-fn promtool(text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let spawned = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            println!("note: promtool not run ({e}); install Debian package `prometheus` for it");
-            return Ok(());
-        }
-    };
-    child
-        .stdin
-        .take()
-        .context("promtool stdin")?
-        .write_all(text.as_bytes())?;
-    let out = child.wait_with_output()?;
-    ensure!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
+    meshwork_tests::promtool::check_metrics(text)
 }

@@ -181,7 +181,7 @@ async fn mesh_channels_and_server_layer_show_up_on_the_scrape_endpoint() -> anyh
 
     let (missing, _) = http_get(metrics.local_addr(), "/other").await?;
     ensure!(missing.starts_with("HTTP/1.1 404"), "other path: {missing}");
-    promtool(&text)?;
+    meshwork_tests::promtool::check_metrics(&text)?;
     server.abort();
     Ok(())
 }
@@ -226,36 +226,5 @@ async fn disabled_telemetry_serves_an_empty_scrape_and_rpcs_still_work() -> anyh
         "disabled telemetry exported:\n{text}"
     );
     server.abort();
-    Ok(())
-}
-
-/// `promtool check metrics` on the exposition, when promtool is installed.
-fn promtool(text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let spawned = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
-            println!("note: promtool not run ({e}); install Debian package `prometheus` for it");
-            return Ok(());
-        }
-    };
-    child
-        .stdin
-        .take()
-        .context("promtool stdin")?
-        .write_all(text.as_bytes())?;
-    let out = child.wait_with_output()?;
-    ensure!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
     Ok(())
 }
