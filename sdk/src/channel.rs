@@ -193,6 +193,12 @@ impl MeshChannel {
         }
     }
 
+    /// Whether `self` and `other` are handles of one channel (one resolver, balancer and set
+    /// of pickers), as two [`Mesh::channel`](crate::Mesh::channel) calls for a target give.
+    pub fn same_channel(&self, other: &MeshChannel) -> bool {
+        Arc::ptr_eq(self.core(), other.core())
+    }
+
     /// The shared core (for the [`Mesh`](crate::Mesh) cache).
     pub(crate) fn core(&self) -> &Arc<ChannelCore> {
         &self.core

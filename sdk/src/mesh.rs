@@ -222,20 +222,48 @@ impl Mesh {
             return Ok(MeshChannel::from_core(core));
         }
         channels.retain(|_, core| core.strong_count() > 0);
+        let channel = self.start_xds_channel(bootstrap, client, target)?;
+        channels.insert(target.to_string(), Arc::downgrade(channel.core()));
+        Ok(channel)
+    }
+
+    /// A new channel to `target` that shares nothing per-target with other channels: its own
+    /// resolver watches, balancer, pickers, outlier detection and retry budget (like a second
+    /// gRPC channel to the same target). It still shares the process's xDS client (gRFC A27),
+    /// connections to endpoints, circuit-breaker counters (A32: per cluster, process-wide) and
+    /// fault rules. The admin endpoint shows the first live channel per target. Fails on a
+    /// mesh without a bootstrap.
+    pub async fn unshared_channel(&self, target: &str) -> Result<MeshChannel, ChannelError> {
+        let Some((bootstrap, client)) = &self.inner.xds else {
+            return Err(BootstrapError::NotConfigured.into());
+        };
+        let channel = self.start_xds_channel(bootstrap, client, target)?;
+        let mut channels = self.lock_channels();
+        channels.retain(|_, core| core.strong_count() > 0);
+        channels
+            .entry(target.to_string())
+            .or_insert_with(|| Arc::downgrade(channel.core()));
+        Ok(channel)
+    }
+
+    fn start_xds_channel(
+        &self,
+        bootstrap: &Bootstrap,
+        client: &XdsClient,
+        target: &str,
+    ) -> Result<MeshChannel, ChannelError> {
         let listener = bootstrap
             .listener_for_target(target)
             .map_err(crate::resolver::ResolveError::from)?;
         let resolver = Resolver::start(client.clone(), bootstrap, target)?;
-        let channel = MeshChannel::start_xds(
+        MeshChannel::start_xds(
             target,
             resolver,
             &listener.data_plane_authority,
             self.inner.pool.clone(),
             self.inner.options.channel.clone(),
             &self.inner.runtime,
-        )?;
-        channels.insert(target.to_string(), Arc::downgrade(channel.core()));
-        Ok(channel)
+        )
     }
 
     /// A builder for a static channel (no control plane) that shares this mesh's connection

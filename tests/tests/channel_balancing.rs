@@ -175,3 +175,51 @@ async fn static_pick_first_sticks_to_the_first_endpoint() -> Result<()> {
     );
     Ok(())
 }
+
+/// `--num_channels`: channels from `Mesh::unshared_channel` balance independently. Calls
+/// alternate between two channels; each channel still spreads its own calls evenly over both
+/// backends (one shared round-robin picker would send every call of one channel to the same
+/// backend), while `Mesh::channel` keeps sharing one channel per target.
+#[tokio::test]
+async fn unshared_channels_balance_independently() -> Result<()> {
+    let backends = Backends::start(2).await?;
+    let spec = backends.mesh();
+    let server = start_control_plane(spec.build()?).await?;
+    let mesh = sdk_mesh(&server, "unshared", mesh_options(SETTLE))?;
+    let target = spec.target();
+    let (ca, cb) = (
+        mesh.unshared_channel(&target).await?,
+        mesh.unshared_channel(&target).await?,
+    );
+    let mut a = GreeterClient::new(ca.clone());
+    let mut b = GreeterClient::new(cb.clone());
+    let two = ["b0", "b1"];
+    warm_up(&mut a, &two, SETTLE).await?;
+    warm_up(&mut b, &two, SETTLE).await?;
+    let (mut on_a, mut on_b) = (
+        meshwork_tests::backend::Tally::default(),
+        meshwork_tests::backend::Tally::default(),
+    );
+    for _ in 0..20 {
+        on_a.merge(&say_hello_batch(&mut a, 1).await);
+        on_b.merge(&say_hello_batch(&mut b, 1).await);
+    }
+    for (name, tally) in [("a", &on_a), ("b", &on_b)] {
+        ensure!(tally.failed() == 0, "channel {name}: {tally:?}");
+        for backend in two {
+            let n = tally.backend(backend);
+            ensure!(
+                (9..=11).contains(&n),
+                "channel {name} sent {n} of its 20 calls to {backend}, want 10 ± 1: {tally:?}"
+            );
+        }
+    }
+    let shared = mesh.channel(&target).await?;
+    let again = mesh.channel(&target).await?;
+    ensure!(
+        shared.same_channel(&again),
+        "Mesh::channel shares one channel per target"
+    );
+    ensure!(!ca.same_channel(&cb), "unshared channels are distinct");
+    Ok(())
+}

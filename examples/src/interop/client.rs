@@ -2,10 +2,11 @@
 //! an `xds:///` target and reports where they went (grpc/grpc `doc/xds-test-descriptions.md`,
 //! "Client"; flags as grpc-go `interop/xds/client`).
 //!
-//! One ticker at `qps` for the whole client: each tick takes the next of `--num_channels`
-//! channels (all from the one process [`Mesh`]; the SDK shares one channel core per target, so
-//! today they share resolution, balancer and connections rather than being independent) and starts
-//! every configured RPC type on it, each in its own task so that `keep-open` calls pile up as the
+//! One ticker at `qps × num_channels` for the whole client (as grpc-go's: `--qps` is per
+//! channel): each tick takes the next of `--num_channels` independent channels
+//! ([`Mesh::unshared_channel`]: own resolver watches, balancer and pickers; the process's xDS
+//! client and endpoint connections are shared, as in gRPC) and starts every configured RPC type
+//! on it, each in its own task so that `keep-open` calls pile up as the
 //! circuit-breaking case needs. The peer of an RPC is the response header `hostname` (or
 //! `SimpleResponse.hostname`). The stats port serves [`super::stats_service`], CSDS
 //! ([`super::csds`]) and health. Not supported: `--secure_mode true`, channelz, reflection.
@@ -157,7 +158,11 @@ pub async fn run(
     let mesh = Mesh::from_env().await.map_err(channel_err)?;
     let mut channels = Vec::new();
     for _ in 0..args.num_channels.max(1) {
-        channels.push(mesh.channel(&args.server).await.map_err(channel_err)?);
+        channels.push(
+            mesh.unshared_channel(&args.server)
+                .await
+                .map_err(channel_err)?,
+        );
     }
     let xds_client = mesh.xds_client().cloned().ok_or_else(|| {
         ClientError::Unsupported(
@@ -200,7 +205,7 @@ pub async fn run(
     };
     tokio::select! {
         served = stats_server => served.map_err(|source| ClientError::Stats { addr, source }),
-        failed = sender.run(args.qps) => Err(failed),
+        failed = sender.run(args.qps.saturating_mul(args.num_channels.max(1))) => Err(failed),
         () = shutdown => Ok(()),
     }
 }

@@ -1,10 +1,11 @@
 //! `xds-interop-server`: the backend gRPC's xDS interop framework steers (grpc-go
 //! `interop/xds/server` behaviour, grpc/grpc `doc/xds-test-descriptions.md` "Server").
 //!
-//! Serves `grpc.testing.TestService` on `--port`: `EmptyCall` and `UnaryCall` answer after
-//! honouring `rpc-behavior` ([`super::behavior`], on both calls) and set the response header
-//! `hostname`; `UnaryCall` also fills `hostname`, `server_id` and a zero payload of
-//! `response_size` bytes. On `--maintenance_port` (the same server when the ports are equal) it
+//! Serves `grpc.testing.TestService` on `--port`: every method honours `rpc-behavior`
+//! ([`super::behavior`]) and sets the response header `hostname`; `UnaryCall` also fills
+//! `hostname`, `server_id` and a zero payload of `response_size` bytes and echoes a requested
+//! `response_status`; the streaming methods are in [`super::streaming`]; `UnimplementedCall`
+//! answers UNIMPLEMENTED. On `--maintenance_port` (the same server when the ports are equal) it
 //! serves `grpc.health.v1.Health` and `XdsUpdateHealthService`, whose `SetServing` /
 //! `SetNotServing` flip the health status. No TLS (`--secure_mode true` is refused), no server-side
 //! xDS, no hook service.
@@ -16,9 +17,8 @@ use meshwork_proto::grpc_testing::xds_update_health_service_server::{
     XdsUpdateHealthService, XdsUpdateHealthServiceServer,
 };
 use meshwork_proto::grpc_testing::{
-    Empty, HookRequest, HookResponse, Payload, SimpleRequest, SimpleResponse,
-    StreamingInputCallRequest, StreamingInputCallResponse, StreamingOutputCallRequest,
-    StreamingOutputCallResponse,
+    Empty, HookRequest, HookResponse, SimpleRequest, SimpleResponse, StreamingInputCallRequest,
+    StreamingInputCallResponse, StreamingOutputCallRequest,
 };
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -28,6 +28,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use super::behavior::{carry_out, plan};
+use super::streaming::{self, ResponseStream};
 
 /// Response header naming the server that answered.
 pub const HOSTNAME_HEADER: &str = "hostname";
@@ -130,16 +131,10 @@ impl TestService for InteropTestService {
     ) -> Result<Response<SimpleResponse>, Status> {
         carry_out(plan(request.metadata(), &self.hostname)?).await?;
         let req = request.into_inner();
-        let size = usize::try_from(req.response_size).map_err(|_| {
-            Status::invalid_argument(format!(
-                "response_size must be non-negative, got {}",
-                req.response_size
-            ))
-        })?;
-        let payload = (size > 0).then(|| Payload {
-            r#type: 0,
-            body: vec![0; size],
-        });
+        if let Some(status) = streaming::requested_status(req.response_status.as_ref()) {
+            return Err(status);
+        }
+        let payload = streaming::payload(req.response_size)?;
         Ok(self.answer(SimpleResponse {
             payload,
             server_id: self.server_id.clone(),
@@ -155,39 +150,45 @@ impl TestService for InteropTestService {
         self.unary_call(request).await
     }
 
-    type StreamingOutputCallStream =
-        tokio_stream::Empty<Result<StreamingOutputCallResponse, Status>>;
+    type StreamingOutputCallStream = ResponseStream;
 
     async fn streaming_output_call(
         &self,
-        _: Request<StreamingOutputCallRequest>,
-    ) -> Result<Response<Self::StreamingOutputCallStream>, Status> {
-        Err(unimplemented("StreamingOutputCall"))
+        request: Request<StreamingOutputCallRequest>,
+    ) -> Result<Response<ResponseStream>, Status> {
+        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        Ok(self.answer(streaming::output(request.into_inner())))
     }
 
     async fn streaming_input_call(
         &self,
-        _: Request<Streaming<StreamingInputCallRequest>>,
+        request: Request<Streaming<StreamingInputCallRequest>>,
     ) -> Result<Response<StreamingInputCallResponse>, Status> {
-        Err(unimplemented("StreamingInputCall"))
+        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        let aggregated_payload_size = streaming::input(request.into_inner()).await?;
+        Ok(self.answer(StreamingInputCallResponse {
+            aggregated_payload_size,
+        }))
     }
 
-    type FullDuplexCallStream = tokio_stream::Empty<Result<StreamingOutputCallResponse, Status>>;
+    type FullDuplexCallStream = ResponseStream;
 
     async fn full_duplex_call(
         &self,
-        _: Request<Streaming<StreamingOutputCallRequest>>,
-    ) -> Result<Response<Self::FullDuplexCallStream>, Status> {
-        Err(unimplemented("FullDuplexCall"))
+        request: Request<Streaming<StreamingOutputCallRequest>>,
+    ) -> Result<Response<ResponseStream>, Status> {
+        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        Ok(self.answer(streaming::full_duplex(request.into_inner())))
     }
 
-    type HalfDuplexCallStream = tokio_stream::Empty<Result<StreamingOutputCallResponse, Status>>;
+    type HalfDuplexCallStream = ResponseStream;
 
     async fn half_duplex_call(
         &self,
-        _: Request<Streaming<StreamingOutputCallRequest>>,
-    ) -> Result<Response<Self::HalfDuplexCallStream>, Status> {
-        Err(unimplemented("HalfDuplexCall"))
+        request: Request<Streaming<StreamingOutputCallRequest>>,
+    ) -> Result<Response<ResponseStream>, Status> {
+        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        Ok(self.answer(streaming::half_duplex(request.into_inner())))
     }
 
     async fn unimplemented_call(&self, _: Request<Empty>) -> Result<Response<Empty>, Status> {
@@ -197,7 +198,7 @@ impl TestService for InteropTestService {
 
 fn unimplemented(method: &str) -> Status {
     Status::unimplemented(format!(
-        "the Meshwork xDS interop server implements EmptyCall and UnaryCall only, not {method}"
+        "{method} is not implemented by the Meshwork xDS interop server"
     ))
 }
 
