@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/grpc/testing/empty.proto",
         "proto/grpc/testing/messages.proto",
         "proto/grpc/testing/test.proto",
+        "proto/grpc/channelz/v1/channelz.proto",
     ];
     let includes = ["proto"];
     for p in protos {

@@ -60,5 +60,14 @@ pub mod grpc_testing {
     tonic::include_proto!("grpc.testing");
 }
 
+/// gRPC channelz v1 (gRFC A14): `grpc.channelz.v1.Channelz`, the subset Meshwork serves.
+pub mod channelz {
+    /// Version 1.
+    pub mod v1 {
+        #![allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used)]
+        tonic::include_proto!("grpc.channelz.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of Meshwork's own protos (for server reflection).
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("meshwork_descriptor");

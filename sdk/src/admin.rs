@@ -223,6 +223,7 @@ pub async fn serve(
         .add_service(AdminServer::new(admin))
         .add_service(mesh.health().service())
         .add_service(ClientStatusDiscoveryServiceServer::new(csds))
+        .add_service(mesh.channelz())
         .add_service(reflection);
     let (tx, rx) = oneshot::channel::<()>();
     let incoming = TcpListenerStream::new(listener);

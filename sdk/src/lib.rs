@@ -27,6 +27,7 @@ pub mod admin;
 pub mod balancer;
 pub mod bootstrap;
 pub mod channel;
+pub mod channelz;
 pub mod connection;
 pub mod fault;
 pub mod health;

@@ -86,6 +86,8 @@ struct Inner {
     options: MeshOptions,
     runtime: Handle,
     channels: Mutex<HashMap<String, Weak<ChannelCore>>>,
+    /// Channels from [`Mesh::unshared_channel`] (listed by channelz).
+    unshared: Mutex<Vec<Weak<ChannelCore>>>,
     faults: FaultRegistry,
     fault_limits: FaultRegistryConfig,
     health: Health,
@@ -170,6 +172,7 @@ impl MeshBuilder {
                 options,
                 runtime,
                 channels: Mutex::new(HashMap::new()),
+                unshared: Mutex::new(Vec::new()),
                 faults,
                 fault_limits,
                 health: Health::new(),
@@ -243,6 +246,14 @@ impl Mesh {
         channels
             .entry(target.to_string())
             .or_insert_with(|| Arc::downgrade(channel.core()));
+        drop(channels);
+        let mut unshared = self
+            .inner
+            .unshared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        unshared.retain(|core| core.strong_count() > 0);
+        unshared.push(Arc::downgrade(channel.core()));
         Ok(channel)
     }
 
@@ -317,6 +328,16 @@ impl Mesh {
         ServerLayer::new(self.inner.faults.clone()).telemetry(&self.inner.telemetry)
     }
 
+    /// The channelz service (gRFC A14) of this mesh's channels and xDS streams, for
+    /// `Server::builder().add_service(mesh.channelz())`; the admin endpoint serves it too.
+    pub fn channelz(
+        &self,
+    ) -> meshwork_proto::channelz::v1::channelz_server::ChannelzServer<
+        crate::channelz::ChannelzService,
+    > {
+        crate::channelz::ChannelzService::server(self.clone())
+    }
+
     /// The mesh's telemetry (metrics, spans, Prometheus text).
     pub fn telemetry(&self) -> &Telemetry {
         &self.inner.telemetry
@@ -372,6 +393,23 @@ impl Mesh {
         let mut live: Vec<_> = channels.values().filter_map(Weak::upgrade).collect();
         live.sort_by(|a, b| a.target.cmp(&b.target));
         live
+    }
+
+    /// Every live channel: one per target from [`Mesh::channel`] / [`Mesh::track`] plus every
+    /// unshared one, without duplicates, in creation order of their ids.
+    pub(crate) fn all_channels(&self) -> Vec<Arc<ChannelCore>> {
+        let mut all = self.channels();
+        let unshared = self
+            .inner
+            .unshared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for core in unshared.iter().filter_map(Weak::upgrade) {
+            if !all.iter().any(|c| Arc::ptr_eq(c, &core)) {
+                all.push(core);
+            }
+        }
+        all
     }
 
     fn lock_channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<ChannelCore>>> {

@@ -9,7 +9,9 @@
 //! on it, each in its own task so that `keep-open` calls pile up as the
 //! circuit-breaking case needs. The peer of an RPC is the response header `hostname` (or
 //! `SimpleResponse.hostname`). The stats port serves [`super::stats_service`], CSDS
-//! ([`super::csds`]) and health. Not supported: `--secure_mode true`, channelz, reflection.
+//! ([`super::csds`]), channelz ([`meshwork::channelz`]: the framework waits for a READY channel
+//! to `--server` and an active ADS call through it) and health. Not supported:
+//! `--secure_mode true`, reflection.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -192,6 +194,7 @@ pub async fn run(
         .add_service(ClientStatusDiscoveryServiceServer::new(CsdsService::new(
             xds_client,
         )))
+        .add_service(mesh.channelz())
         .serve(addr);
     tracing::info!(target = %args.server, %addr, "xds-interop-client started");
     let sender = Sender {

@@ -74,6 +74,10 @@ pub struct ConnectionStatus {
     pub last_error: Option<String>,
     /// The control plane in use or being tried: the primary, or a fallback (gRFC A71).
     pub server_uri: String,
+    /// ADS streams tried so far (each connection attempt counts; channelz `calls_started`).
+    pub streams_started: u64,
+    /// ADS streams that have ended (failed, closed, or left for another server).
+    pub streams_ended: u64,
 }
 
 /// A handle to the xDS client of a bootstrap's control planes. Clone freely; the streams stop

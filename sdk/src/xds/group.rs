@@ -92,6 +92,8 @@ impl Group {
             state: ConnectionState::Connecting,
             last_error: None,
             server_uri: uri,
+            streams_started: 0,
+            streams_ended: 0,
         });
         let seed = options.rng_seed;
         let rng = || seed.map(fastrand::Rng::with_seed).unwrap_or_default();

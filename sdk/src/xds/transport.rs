@@ -55,6 +55,7 @@ pub(crate) async fn run(
         status.send_modify(|s| {
             s.state = ConnectionState::Connecting;
             s.server_uri = server.channel.uri().to_string();
+            s.streams_started += 1;
         });
         let primary = selector.on_fallback().then(|| &servers[0]);
         let end = stream_once(
@@ -66,6 +67,7 @@ pub(crate) async fn run(
             &mut probe_backoff,
         )
         .await;
+        status.send_modify(|s| s.streams_ended += 1);
         let (got_response, message) = match end {
             StreamEnd::PrimaryBack => {
                 tracing::info!(
