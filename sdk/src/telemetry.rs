@@ -61,7 +61,9 @@ pub use call::{CallBody, CallFinish, CallFuture, CallMetrics, CallMetricsLayer};
 pub use error::TelemetryError;
 pub use framing::FrameCounter;
 pub use handle::Telemetry;
-pub use mesh::{FaultKind, MeshMetrics};
+pub use mesh::{
+    DetectionMethod, FaultKind, MeshMetrics, ResourceCount, UnenforcedReason, XdsResourceSource,
+};
 pub use method::MethodRegistry;
 pub use scrape::{
     MetricsOptions, MetricsServer, MetricsServerError, PROMETHEUS_CONTENT_TYPE,
