@@ -439,6 +439,7 @@ impl ClusterSet {
                                     breaker: leaf.breaker.clone(),
                                     max_requests: leaf.max_requests(),
                                     counter: leaf.counter(*id),
+                                    lb: leaf.lb_labels(*id),
                                 },
                             )
                         })

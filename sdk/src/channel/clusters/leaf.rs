@@ -22,7 +22,7 @@ use super::super::events::{EventSink, MeshEvent, reason_text};
 use crate::balancer::{AtomicRng, ClusterBalancer, Connectivity, EndpointChanges, EndpointId};
 use crate::connection::{ConnectionPool, EndpointConnection};
 use crate::health::outlier::{Action, Decision, OutlierDetector, OutlierOptions, Reason};
-use crate::telemetry::{DetectionMethod, MeshMetrics};
+use crate::telemetry::{DetectionMethod, LbLabels, MeshMetrics};
 use crate::resilience::{BreakerRegistry, ClusterBreaker};
 use crate::xds::resource::cluster::OutlierDetection;
 
@@ -98,6 +98,18 @@ impl LeafCluster {
         id: EndpointId,
     ) -> Option<Arc<crate::health::outlier::CallCounter>> {
         self.outlier.counter(id)
+    }
+
+    /// The optional attempt-metric labels of endpoint `id`: its locality and this cluster.
+    pub(super) fn lb_labels(&self, id: EndpointId) -> Arc<LbLabels> {
+        let cluster = self.balancer.name();
+        Arc::new(match self.balancer.endpoint(id) {
+            Some(e) => {
+                let l = &e.spec.locality;
+                LbLabels::new(cluster, &l.region, &l.zone, &l.sub_zone)
+            }
+            None => LbLabels::new(cluster, "", "", ""),
+        })
     }
 
     /// Applies new settings (a CDS update); returns whether a picker changed.
