@@ -37,10 +37,10 @@ use crate::fault::{ActiveFaults, FaultRegistry, FaultRegistryConfig, WallClock};
 use crate::resolver::Resolver;
 use crate::server::{Health, ServerLayer};
 use crate::telemetry::MeshMetrics;
+use crate::telemetry::names::XDS_SHARED_TARGET;
 use crate::telemetry::{
     MetricsOptions, MetricsServer, MetricsServerError, Telemetry, TelemetryBuilder,
 };
-use crate::telemetry::names::XDS_SHARED_TARGET;
 use crate::xds::{ClientOptions, ConnectionState, XdsClient, XdsClientMetrics};
 
 /// The `grpc.target` of the process-wide xDS client's metrics (see [`XDS_SHARED_TARGET`]).

@@ -29,8 +29,8 @@ use crate::balancer::{
 use crate::connection::{ConnectionPool, EndpointConnection};
 use crate::health::outlier::OutlierOptions;
 use crate::resolver::ClusterConfig;
-use crate::telemetry::MeshMetrics;
 use crate::resolver::{ClusterEndpoints, Snapshot};
+use crate::telemetry::MeshMetrics;
 use crate::xds::resource::cluster::LbPolicy;
 use crate::xds::resource::endpoint::{
     ClusterLoadAssignment, Endpoint, HealthStatus, Locality, LocalityEndpoints, Priority,
@@ -38,8 +38,8 @@ use crate::xds::resource::endpoint::{
 
 mod leaf;
 
-use leaf::{LeafCluster, Reports};
 pub(crate) use leaf::Limits;
+use leaf::{LeafCluster, Reports};
 
 /// A LOGICAL_DNS name the task should resolve.
 #[derive(Clone, Debug, PartialEq, Eq)]

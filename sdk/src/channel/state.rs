@@ -18,10 +18,10 @@ use super::inspect::ClusterView;
 use crate::balancer::{EndpointId, Picker};
 use crate::connection::EndpointConnection;
 use crate::health::outlier::CallCounter;
-use crate::telemetry::LbLabels;
 use crate::resilience::ClusterBreaker;
 use crate::resolver::Snapshot;
 use crate::route::RouteTable;
+use crate::telemetry::LbLabels;
 
 /// A whole, immutable view of a channel's routing and balancing.
 #[derive(Debug)]

@@ -238,8 +238,15 @@ impl OutlierDetector {
         }
         if let Some(fp) = &config.failure_percentage {
             let v = algorithm::failure_percentage(fp, &mut candidates, &mut cap, rng);
-            ejected.extend(v.ejected.into_iter().map(|id| (id, Reason::FailurePercentage)));
-            let missed = v.unenforced.into_iter().map(|r| (Reason::FailurePercentage, r));
+            ejected.extend(
+                v.ejected
+                    .into_iter()
+                    .map(|id| (id, Reason::FailurePercentage)),
+            );
+            let missed = v
+                .unenforced
+                .into_iter()
+                .map(|r| (Reason::FailurePercentage, r));
             self.unenforced.extend(missed);
         }
         let mut decisions: Vec<Decision> = ejected

@@ -88,7 +88,14 @@ impl AttemptEntry {
 
     /// Records one attempt: its status, duration, message bytes sent and received, and the
     /// enabled optional labels of the endpoint that served it (empty when none).
-    pub(crate) fn record(&self, code: Code, secs: f64, sent: u64, rcvd: u64, optional: &[KeyValue]) {
+    pub(crate) fn record(
+        &self,
+        code: Code,
+        secs: f64,
+        sent: u64,
+        rcvd: u64,
+        optional: &[KeyValue],
+    ) {
         let c = &self.client;
         if !optional.is_empty() {
             let mut attrs = Vec::with_capacity(3 + optional.len());

@@ -61,7 +61,10 @@ impl OptionalLabels {
             out.push(KeyValue::new(ATTR_LOCALITY, lb.locality.clone()));
         }
         if self.backend_service {
-            out.push(KeyValue::new(ATTR_BACKEND_SERVICE, lb.backend_service.clone()));
+            out.push(KeyValue::new(
+                ATTR_BACKEND_SERVICE,
+                lb.backend_service.clone(),
+            ));
         }
         out
     }
@@ -138,7 +141,9 @@ mod tests {
         let copy = slot.clone();
         copy.fill(&Arc::new(LbLabels::new("a", "", "", "")));
         copy.fill(&Arc::new(LbLabels::new("b", "", "", "")));
-        let got = slot.get().map(|l| l.backend_service().as_str().into_owned());
+        let got = slot
+            .get()
+            .map(|l| l.backend_service().as_str().into_owned());
         assert_eq!(got.as_deref(), Some("a"));
     }
 }

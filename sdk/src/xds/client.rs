@@ -313,12 +313,14 @@ impl XdsResourceSource for Inner {
         }
         counts
             .into_iter()
-            .map(|((authority, cache_state, resource_type), count)| ResourceCount {
-                authority,
-                cache_state,
-                resource_type,
-                count,
-            })
+            .map(
+                |((authority, cache_state, resource_type), count)| ResourceCount {
+                    authority,
+                    cache_state,
+                    resource_type,
+                    count,
+                },
+            )
             .collect()
     }
 }

@@ -309,7 +309,9 @@ impl AdsCore {
 
     /// Every subscribed resource's kind, name, status and whether a value is cached: the same
     /// entries [`config_dump`](Self::config_dump) reads, without copying them (gRFC A88).
-    pub fn resource_states(&self) -> impl Iterator<Item = (ResourceKind, &str, ResourceStatus, bool)> {
+    pub fn resource_states(
+        &self,
+    ) -> impl Iterator<Item = (ResourceKind, &str, ResourceStatus, bool)> {
         self.types.iter().flat_map(|(kind, ts)| {
             ts.resources
                 .iter()

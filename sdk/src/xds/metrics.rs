@@ -120,7 +120,10 @@ mod tests {
             authority("xdstp://mesh.example/envoy.config.listener.v3.Listener/greeter"),
             "mesh.example"
         );
-        assert_eq!(cache_state(ResourceStatus::Nacked, true), "nacked_but_cached");
+        assert_eq!(
+            cache_state(ResourceStatus::Nacked, true),
+            "nacked_but_cached"
+        );
         assert_eq!(cache_state(ResourceStatus::Nacked, false), "nacked");
         assert_eq!(
             cache_state(ResourceStatus::DoesNotExist, true),

@@ -22,8 +22,8 @@ use super::super::events::{EventSink, MeshEvent, reason_text};
 use crate::balancer::{AtomicRng, ClusterBalancer, Connectivity, EndpointChanges, EndpointId};
 use crate::connection::{ConnectionPool, EndpointConnection};
 use crate::health::outlier::{Action, Decision, OutlierDetector, OutlierOptions, Reason};
-use crate::telemetry::{DetectionMethod, LbLabels, MeshMetrics};
 use crate::resilience::{BreakerRegistry, ClusterBreaker};
+use crate::telemetry::{DetectionMethod, LbLabels, MeshMetrics};
 use crate::xds::resource::cluster::OutlierDetection;
 
 /// A cluster's resilience settings.
@@ -243,7 +243,8 @@ impl LeafCluster {
                     let (r, target) = (&self.reports, &*self.reports.target);
                     r.metrics.outlier_ejection(target, &cluster);
                     if let Some(method) = detection_method(d.reason) {
-                        r.metrics.outlier_ejection_enforced(target, &cluster, method);
+                        r.metrics
+                            .outlier_ejection_enforced(target, &cluster, method);
                     }
                     if let (Some(endpoint), Some(until)) = (address, until) {
                         self.reports.events.emit(MeshEvent::Ejection {
