@@ -221,6 +221,7 @@ impl MeshChannel {
         let mut clusters = ClusterSet::new(pool, seed, Clock::tokio());
         clusters.set_outlier_options(options.outlier);
         clusters.set_events(options.events.clone());
+        clusters.set_metrics(target, options.telemetry.mesh());
         Self::start(
             target,
             authority,
@@ -245,6 +246,7 @@ impl MeshChannel {
         let mut clusters = ClusterSet::new(pool, seed, Clock::tokio());
         clusters.set_outlier_options(options.outlier);
         clusters.set_events(options.events.clone());
+        clusters.set_metrics(&target, options.telemetry.mesh());
         clusters.add_static(
             STATIC_CLUSTER,
             cluster.addresses,

@@ -18,7 +18,9 @@
 //! serves it as Prometheus text. Unless [`MeshBuilder::telemetry`] says otherwise it is
 //! [`Telemetry::from_env`]: pushed over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its
 //! `_METRICS_` / `_TRACES_` variants) is set, always kept locally for Prometheus, and off with
-//! `OTEL_SDK_DISABLED=true`. Pass [`Telemetry::disabled`] to switch it off in code.
+//! `OTEL_SDK_DISABLED=true`. Pass [`Telemetry::disabled`] to switch it off in code. The mesh's
+//! xDS client records the gRFC A78 xDS client metrics into it with `grpc.target` =
+//! [`XDS_SHARED_TARGET`] (`#mesh`: one client serves every channel, see that constant).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -35,14 +37,14 @@ use crate::fault::{ActiveFaults, FaultRegistry, FaultRegistryConfig, WallClock};
 use crate::resolver::Resolver;
 use crate::server::{Health, ServerLayer};
 use crate::telemetry::MeshMetrics;
+use crate::telemetry::names::XDS_SHARED_TARGET;
 use crate::telemetry::{
     MetricsOptions, MetricsServer, MetricsServerError, Telemetry, TelemetryBuilder,
 };
-use crate::xds::{ClientOptions, ConnectionState, XdsClient};
+use crate::xds::{ClientOptions, ConnectionState, XdsClient, XdsClientMetrics};
 
-/// The `grpc.target` of the process-wide xDS client's metrics: it serves every channel of the
-/// mesh, so no single channel target names it (gRFC A78 expects a channel's target).
-const XDS_METRICS_TARGET: &str = "#mesh";
+/// The `grpc.target` of the process-wide xDS client's metrics (see [`XDS_SHARED_TARGET`]).
+const XDS_METRICS_TARGET: &str = XDS_SHARED_TARGET;
 
 /// Knobs of a [`Mesh`].
 #[derive(Clone, Debug, Default)]
@@ -138,9 +140,18 @@ impl MeshBuilder {
     pub fn build(self) -> Result<Mesh, ChannelError> {
         let runtime = Handle::try_current().map_err(|_| ChannelError::NoRuntime)?;
         let mut options = self.options;
+        let telemetry = match self.telemetry {
+            Some(telemetry) => telemetry,
+            None => default_telemetry(self.service_name.as_deref())?,
+        };
         let xds = match self.bootstrap {
             Some(bootstrap) => {
-                let client = XdsClient::with_options(&bootstrap, options.xds.clone())?;
+                let client = if telemetry.is_enabled() {
+                    let metrics = XdsClientMetrics::new(telemetry.mesh(), XDS_METRICS_TARGET);
+                    XdsClient::with_metrics(&bootstrap, options.xds.clone(), metrics)?
+                } else {
+                    XdsClient::with_options(&bootstrap, options.xds.clone())?
+                };
                 Some((bootstrap, client))
             }
             None => None,
@@ -151,10 +162,6 @@ impl MeshBuilder {
         let events = EventSink::new(EVENT_CAPACITY);
         options.channel.events = events.clone();
         let pool = ConnectionPool::new(options.connect.clone(), runtime.clone());
-        let telemetry = match self.telemetry {
-            Some(telemetry) => telemetry,
-            None => default_telemetry(self.service_name.as_deref())?,
-        };
         options.channel.telemetry = telemetry.clone();
         let xds_metrics = match (&xds, telemetry.is_enabled()) {
             (Some((_, client)), true) => Some(OwnedTask(

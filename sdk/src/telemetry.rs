@@ -10,13 +10,27 @@
 //! - [`ServerMetricsLayer`]: on the server (started / duration / sizes, server span from the
 //!   incoming `traceparent`).
 //!
+//! Instruments (names in [`names`]):
+//! - per call (A66): `grpc.client.attempt.started`, `grpc.client.attempt.duration`,
+//!   `grpc.client.attempt.{sent,rcvd}_total_compressed_message_size` (optional labels
+//!   `grpc.lb.locality`, `grpc.lb.backend_service`, off by default, see [`OptionalLabel`]),
+//!   `grpc.client.call.duration`, `grpc.server.call.{started,duration}`,
+//!   `grpc.server.call.{sent,rcvd}_total_compressed_message_size`;
+//! - xDS client (A78, A88): `grpc.xds_client.connected`, `grpc.xds_client.server_failure`,
+//!   `grpc.xds_client.resource_updates_valid` / `_invalid`, `grpc.xds_client.resources`
+//!   (observable gauge over the CSDS cache);
+//! - outlier detection (A91): `grpc.lb.outlier_detection.ejections_enforced` / `_unenforced`;
+//! - Meshwork's own: `meshwork.breaker.overflows`, `meshwork.outlier.ejections`,
+//!   `meshwork.fault.injected`, `meshwork.retry.budget_exhausted`.
+//!
 //! All of them hang off one [`Telemetry`] handle ([`Telemetry::from_env`],
 //! [`Telemetry::builder`] or [`Telemetry::disabled`]). Status, sizes and timing are observed by
 //! wrapping the bodies (see `body`); nothing here buffers messages or changes what is sent.
 //! Recording is cheap: each layer caches, per request path, the `grpc.method` value and the
 //! instruments pre-bound to its attribute sets (`bound`, `entries`), and makes no span at all
 //! when no tracer is configured.
-//! Not done here: A96 retry metrics, WRR / subchannel metrics, `grpc-trace-bin`, message events.
+//! Not done here: A96 retry metrics, WRR / subchannel metrics, `grpc-trace-bin`, message events,
+//! A88's `timeout` cache state.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,6 +55,7 @@ mod error;
 mod framing;
 mod handle;
 mod instruments;
+mod lb_labels;
 mod mesh;
 mod method;
 pub mod names;
@@ -53,7 +68,6 @@ pub mod status;
 
 pub use attempt::{
     AttemptBody, AttemptFinish, AttemptFuture, AttemptMetrics, AttemptMetricsLayer, BoxError,
-    LbLocality,
 };
 pub use body::{Finish, Outcome, RequestBody, ResponseBody, ResponseFuture};
 pub use builder::{SCOPE_NAME, TelemetryBuilder};
@@ -61,14 +75,17 @@ pub use call::{CallBody, CallFinish, CallFuture, CallMetrics, CallMetricsLayer};
 pub use error::TelemetryError;
 pub use framing::FrameCounter;
 pub use handle::Telemetry;
-pub use mesh::{FaultKind, MeshMetrics};
+pub use lb_labels::{LbLabelSlot, LbLabels, OptionalLabel, locality_value};
+pub use mesh::{
+    DetectionMethod, FaultKind, MeshMetrics, ResourceCount, UnenforcedReason, XdsResourceSource,
+};
 pub use method::MethodRegistry;
 pub use scrape::{
     MetricsOptions, MetricsServer, MetricsServerError, PROMETHEUS_CONTENT_TYPE,
     serve as serve_metrics,
 };
 pub use server::{ServerBody, ServerFinish, ServerFuture, ServerMetrics, ServerMetricsLayer};
-pub use spans::OtelContext;
+pub use spans::{AttemptInfo, OtelContext};
 
 #[cfg(test)]
 mod tests;

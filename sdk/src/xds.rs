@@ -10,7 +10,8 @@
 //! ([`authority`], gRFC A47) get one stream per distinct list; within a list the stream falls back
 //! to later servers while the primary is unreachable and a watched resource is missing, and
 //! reverts when the primary answers again (gRFC A71). Connections are plaintext or TLS / mTLS
-//! (gRFC A65).
+//! (gRFC A65). Given an [`XdsClientMetrics`], the client records the gRFC A78 xDS client
+//! metrics ([`metrics`]).
 //!
 //! Implements Envoy's "xDS REST and gRPC protocol" (state of the world, ADS) and gRFCs A27, A46,
 //! A47, A57, A65, A71 and A88. Not done: delta xDS, `Resource.ttl` heartbeats, CSDS `client_scope`
@@ -26,6 +27,7 @@ pub mod error;
 pub mod event;
 mod fallback;
 mod group;
+pub mod metrics;
 pub mod node;
 pub mod resource;
 mod transport;
@@ -40,3 +42,4 @@ pub use client::{ClientOptions, ConnectionState, ConnectionStatus, ResourceWatch
 pub use dump::{ConfigDump, ResourceDump, ResourceStatus, UpdateFailure};
 pub use error::{ClientError, WatchError};
 pub use event::WatchEvent;
+pub use metrics::XdsClientMetrics;

@@ -30,6 +30,7 @@ use crate::connection::{ConnectionPool, EndpointConnection};
 use crate::health::outlier::OutlierOptions;
 use crate::resolver::ClusterConfig;
 use crate::resolver::{ClusterEndpoints, Snapshot};
+use crate::telemetry::MeshMetrics;
 use crate::xds::resource::cluster::LbPolicy;
 use crate::xds::resource::endpoint::{
     ClusterLoadAssignment, Endpoint, HealthStatus, Locality, LocalityEndpoints, Priority,
@@ -37,8 +38,8 @@ use crate::xds::resource::endpoint::{
 
 mod leaf;
 
-use leaf::LeafCluster;
 pub(crate) use leaf::Limits;
+use leaf::{LeafCluster, Reports};
 
 /// A LOGICAL_DNS name the task should resolve.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +66,8 @@ pub(crate) struct ClusterSet {
     outlier_options: OutlierOptions,
     /// Where leaves report ejections.
     events: EventSink,
+    /// Where leaves record outlier-detection metrics (gRFC A91), and the channel target.
+    metrics: (Arc<str>, MeshMetrics),
     /// Addresses whose active health check last said "not serving".
     unhealthy: std::collections::HashSet<SocketAddr>,
 }
@@ -97,6 +100,7 @@ impl ClusterSet {
             rng: AtomicRng::new(seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15),
             outlier_options: OutlierOptions::default(),
             events: EventSink::default(),
+            metrics: (Arc::from(""), MeshMetrics::disabled()),
             unhealthy: std::collections::HashSet::new(),
         }
     }
@@ -106,9 +110,23 @@ impl ClusterSet {
         self.events = events;
     }
 
+    /// Sets where leaves record outlier-detection metrics, for channel `target` (set before
+    /// clusters are added).
+    pub(crate) fn set_metrics(&mut self, target: &str, metrics: MeshMetrics) {
+        self.metrics = (Arc::from(target), metrics);
+    }
+
     /// Sets the Meshwork-only outlier-detection options (consecutive-failure extension).
     pub(crate) fn set_outlier_options(&mut self, options: OutlierOptions) {
         self.outlier_options = options;
+    }
+
+    fn reports(&self) -> Reports {
+        Reports {
+            events: self.events.clone(),
+            target: self.metrics.0.clone(),
+            metrics: self.metrics.1.clone(),
+        }
     }
 
     fn options(&self) -> BalancerOptions {
@@ -138,7 +156,7 @@ impl ClusterSet {
             Source::Static,
             limits,
             self.outlier_options,
-            self.events.clone(),
+            self.reports(),
         );
         leaf.attach(
             &self.pool,
@@ -227,7 +245,7 @@ impl ClusterSet {
             source,
             limits,
             self.outlier_options,
-            self.events.clone(),
+            self.reports(),
         );
         leaf.attach(&self.pool, changes);
         self.clusters
@@ -260,7 +278,7 @@ impl ClusterSet {
             source,
             limits,
             self.outlier_options,
-            self.events.clone(),
+            self.reports(),
         );
         self.clusters
             .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
@@ -421,6 +439,7 @@ impl ClusterSet {
                                     breaker: leaf.breaker.clone(),
                                     max_requests: leaf.max_requests(),
                                     counter: leaf.counter(*id),
+                                    lb: leaf.lb_labels(*id),
                                 },
                             )
                         })

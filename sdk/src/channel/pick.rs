@@ -16,7 +16,8 @@
 //! (counted process-wide), else the attempt fails at once with [`RpcError::CircuitBreaker`]
 //! (UNAVAILABLE, never retried) and is reported, coalesced, to the channel's
 //! [`EventSink`](super::EventSink). An RPC waiting in the queue holds no slot; a sent attempt holds
-//! its slot until its response ends.
+//! its slot until its response ends. When the attempt layer asked for optional metric labels
+//! (an [`LbLabelSlot`] extension), the pick fills it with the endpoint's locality and cluster.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -36,6 +37,7 @@ use crate::balancer::{EndpointHandle, EndpointId, PickRequest, PickResult};
 use crate::connection::{EndpointConnection, Sender};
 use crate::health::outlier::CallCounter;
 use crate::resilience::RequestGuard;
+use crate::telemetry::{LbLabelSlot, LbLabels};
 
 /// Extra picks a retry makes to find an endpoint its call has not tried.
 pub(crate) const REPICKS: usize = 2;
@@ -76,6 +78,8 @@ pub(crate) struct Picked {
     pub(crate) guard: Option<Arc<RequestGuard>>,
     /// The endpoint's outlier-detection counter.
     pub(crate) counter: Option<Arc<CallCounter>>,
+    /// The endpoint's optional attempt-metric labels.
+    pub(crate) lb: Arc<LbLabels>,
 }
 
 /// Adds [`Pick`] in front of a service.
@@ -141,6 +145,9 @@ where
                     || format!("no endpoint of cluster `{}` became ready", routed.cluster),
                 )
                 .await?;
+            if let Some(slot) = request.extensions().get::<LbLabelSlot>() {
+                slot.fill(&picked.lb);
+            }
             request.extensions_mut().insert(picked);
             inner.call(request).await
         })
@@ -203,6 +210,7 @@ fn pick(
                         decay: route.decay,
                         guard: Some(Arc::new(guard)),
                         counter: route.counter.clone(),
+                        lb: route.lb.clone(),
                     }))
                 }
                 None => {

@@ -19,7 +19,9 @@
 //! may add 20 % of the channel's recent calls plus 10 per second, over 10 s, see
 //! [`RetryBudgetConfig`](super::RetryBudgetConfig)); a budget is per channel, so every cluster of
 //! the target shares it. A body over the retry buffer limit commits the call. Backoff sleeps
-//! count against the call deadline, which the deadline layer above enforces.
+//! count against the call deadline, which the deadline layer above enforces. When spans are
+//! made, each attempt carries an [`AttemptInfo`] (gRFC A72 `previous-rpc-attempts`,
+//! `transparent-retry`) for the attempt layer below.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -40,6 +42,7 @@ use super::replay::Replay;
 use super::route::Routed;
 use crate::resilience::retry::PREVIOUS_ATTEMPTS_HEADER;
 use crate::resilience::{AttemptOutcome, Gates, GiveUp, Pushback, RetryDecision, RetryState};
+use crate::telemetry::AttemptInfo;
 
 /// Transparent retries one call may make (A6 sets no limit; the deadline bounds them, and this
 /// bounds a call without one).
@@ -116,8 +119,16 @@ where
             }
             let mut first = Some(first);
             let mut transparent_count = 0u32;
+            let tracing = core.options.telemetry.is_tracing();
+            let mut transparent = false;
             loop {
-                let attempt = attempt_request(&parts, &replay, &tried, &state);
+                let mut attempt = attempt_request(&parts, &replay, &tried, &state);
+                if tracing {
+                    attempt.extensions_mut().insert(AttemptInfo {
+                        previous_attempts: state.previous_attempts().unwrap_or(0),
+                        transparent,
+                    });
+                }
                 let result = match first.take() {
                     Some(mut ready) => ready.call(attempt).await,
                     None => template.clone().oneshot(attempt).await,
@@ -154,6 +165,7 @@ where
                         if is_transparent {
                             transparent_count += 1;
                         }
+                        transparent = is_transparent;
                         tracing::debug!(
                             target = %core.target,
                             ?delay,

@@ -21,6 +21,7 @@ use crate::health::outlier::CallCounter;
 use crate::resilience::ClusterBreaker;
 use crate::resolver::Snapshot;
 use crate::route::RouteTable;
+use crate::telemetry::LbLabels;
 
 /// A whole, immutable view of a channel's routing and balancing.
 #[derive(Debug)]
@@ -80,6 +81,8 @@ pub(crate) struct EndpointRoute {
     pub(crate) max_requests: u32,
     /// Its outlier-detection call counter (gRFC A50).
     pub(crate) counter: Option<Arc<CallCounter>>,
+    /// Its locality and cluster as optional attempt-metric labels (gRFC A78, A89).
+    pub(crate) lb: Arc<LbLabels>,
 }
 
 impl RouteState {

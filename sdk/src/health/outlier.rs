@@ -11,7 +11,9 @@
 //! `t + min(base_ejection_time × multiplier, max(base_ejection_time, max_ejection_time))`.
 //! Ejecting sets the time and adds one to the multiplier. Each [`Decision`] is applied by the
 //! owner with [`ClusterBalancer::set_usable`](crate::balancer::ClusterBalancer::set_usable)
-//! (ejected = unusable, seen by the endpoint policy as TRANSIENT_FAILURE).
+//! (ejected = unusable, seen by the endpoint policy as TRANSIENT_FAILURE). Outliers a sweep
+//! found but did not eject (enforcement draw, or `max_ejection_percent` reached) are kept for
+//! [`OutlierDetector::take_unenforced`] (gRFC A91 metrics).
 //!
 //! Config changes follow A50: with an algorithm on, the first config starts the timer and zeroes
 //! the counters, later ones keep the timer's start; with none on (or no `outlier_detection` at
@@ -31,6 +33,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::balancer::{AtomicRng, EndpointId};
+use crate::telemetry::UnenforcedReason;
 use crate::xds::resource::cluster::OutlierDetection;
 
 mod algorithm;
@@ -91,6 +94,8 @@ pub struct OutlierDetector {
     entries: BTreeMap<EndpointId, Entry>,
     /// When the current interval started; `None` while disabled.
     timer_start: Option<Instant>,
+    /// Outliers the sweeps found but did not eject, until taken (gRFC A91).
+    unenforced: Vec<(Reason, UnenforcedReason)>,
 }
 
 #[derive(Debug, Default)]
@@ -226,12 +231,23 @@ impl OutlierDetector {
         let mut cap = self.cap(config.max_ejection_percent);
         let mut ejected = Vec::new();
         if let Some(sr) = &config.success_rate {
-            let ids = algorithm::success_rate(sr, &mut candidates, &mut cap, rng);
-            ejected.extend(ids.into_iter().map(|id| (id, Reason::SuccessRate)));
+            let v = algorithm::success_rate(sr, &mut candidates, &mut cap, rng);
+            ejected.extend(v.ejected.into_iter().map(|id| (id, Reason::SuccessRate)));
+            let missed = v.unenforced.into_iter().map(|r| (Reason::SuccessRate, r));
+            self.unenforced.extend(missed);
         }
         if let Some(fp) = &config.failure_percentage {
-            let ids = algorithm::failure_percentage(fp, &mut candidates, &mut cap, rng);
-            ejected.extend(ids.into_iter().map(|id| (id, Reason::FailurePercentage)));
+            let v = algorithm::failure_percentage(fp, &mut candidates, &mut cap, rng);
+            ejected.extend(
+                v.ejected
+                    .into_iter()
+                    .map(|id| (id, Reason::FailurePercentage)),
+            );
+            let missed = v
+                .unenforced
+                .into_iter()
+                .map(|r| (Reason::FailurePercentage, r));
+            self.unenforced.extend(missed);
         }
         let mut decisions: Vec<Decision> = ejected
             .into_iter()
@@ -240,6 +256,12 @@ impl OutlierDetector {
         decisions.extend(self.missed_streaks(now, rng));
         decisions.extend(self.expire(now, &config));
         decisions
+    }
+
+    /// The outliers the success-rate and failure-percentage algorithms found since the last
+    /// call but did not eject, with the algorithm and why (gRFC A91 `ejections_unenforced`).
+    pub fn take_unenforced(&mut self) -> Vec<(Reason, UnenforcedReason)> {
+        std::mem::take(&mut self.unenforced)
     }
 
     /// Handles [`Recorded::StreakReached`] from `id`'s counter: ejects it now if the extension

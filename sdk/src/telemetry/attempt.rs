@@ -4,8 +4,9 @@
 //! Sits inside retry, so it runs once per attempt; its duration includes the LB pick below it.
 //! Sizes come from the gRPC framing of the request and response bodies. The span is a child of
 //! the call span found in the [`OtelContext`] extension (else of the OTel current context); the
-//! server sees it as its parent. An optional [`LbLocality`] response extension, set by the
-//! balancer, adds `grpc.lb.locality`. The inner service receives a `tonic::body::Body`.
+//! server sees it as its parent; its A72 attributes come from the [`AttemptInfo`] extension.
+//! With optional labels on, an [`LbLabelSlot`] the pick layer fills adds `grpc.lb.locality` /
+//! `grpc.lb.backend_service` (see `lb_labels`). The inner service receives a `tonic::body::Body`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,14 +25,10 @@ use super::body::{self, Finish, Outcome, RequestBody};
 use super::bound::PathCache;
 use super::entries::AttemptEntry;
 use super::handle::Telemetry;
+use super::lb_labels::{LbLabelSlot, OptionalLabels};
 use super::names::*;
 use super::propagation;
-use super::spans::{self, OtelContext};
-
-/// The locality that served an attempt (`{region="R", zone="Z", sub_zone="S"}`), put into the
-/// response extensions by the balancer; recorded as `grpc.lb.locality`.
-#[derive(Debug, Clone)]
-pub struct LbLocality(pub Arc<str>);
+use super::spans::{self, AttemptInfo, OtelContext};
 
 /// Boxed error type of request bodies (what tonic uses).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -58,7 +55,7 @@ pub struct AttemptFinish {
     entry: Arc<AttemptEntry>,
     start: Instant,
     sent: Arc<AtomicU64>,
-    locality: Option<Arc<str>>,
+    lb: Option<(LbLabelSlot, OptionalLabels)>,
     span: Option<opentelemetry::Context>,
 }
 
@@ -121,15 +118,22 @@ where
                 Some(OtelContext(cx)) => cx.clone(),
                 None => opentelemetry::Context::current(),
             };
+            let info = req.extensions().get::<AttemptInfo>().copied();
+            let info = info.unwrap_or_default();
             let extra = [
-                KeyValue::new(SPAN_PREVIOUS_ATTEMPTS, 0i64),
-                KeyValue::new(SPAN_TRANSPARENT_RETRY, false),
+                KeyValue::new(SPAN_PREVIOUS_ATTEMPTS, i64::from(info.previous_attempts)),
+                KeyValue::new(SPAN_TRANSPARENT_RETRY, info.transparent),
             ];
             let method = &entry.method;
             let name = spans::attempt_name(method);
             let cx = spans::start(tracer, name, SpanKind::Client, method, &extra, &parent);
             propagation::inject(t.propagator.as_ref(), &cx, req.headers_mut());
             cx
+        });
+        let lb = t.optional.any().then(|| {
+            let slot = LbLabelSlot::default();
+            req.extensions_mut().insert(slot.clone());
+            (slot, t.optional)
         });
         let sent = Arc::new(AtomicU64::new(0));
         let counted = sent.clone();
@@ -138,7 +142,7 @@ where
             entry,
             start: Instant::now(),
             sent,
-            locality: None,
+            lb,
             span,
         };
         body::ResponseFuture::new(self.inner.call(req), Some(finish))
@@ -146,19 +150,15 @@ where
 }
 
 impl Finish for AttemptFinish {
-    fn on_response<B>(&mut self, response: &Response<B>) {
-        self.locality = response
-            .extensions()
-            .get::<LbLocality>()
-            .map(|l| l.0.clone());
-    }
-
     fn finish(self, outcome: Outcome) {
         let secs = self.start.elapsed().as_secs_f64();
         let sent = self.sent.load(Ordering::Relaxed);
         let rcvd = outcome.response_bytes;
-        self.entry
-            .record(outcome.code, secs, sent, rcvd, self.locality);
+        let lb = match &self.lb {
+            Some((slot, on)) => slot.get().map(|l| on.attributes(l)).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        self.entry.record(outcome.code, secs, sent, rcvd, &lb);
         if let Some(cx) = &self.span {
             spans::end(cx, &outcome);
         }

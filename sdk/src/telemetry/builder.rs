@@ -22,6 +22,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use super::error::TelemetryError;
 use super::handle::{Inner, Telemetry};
 use super::instruments::{ClientInstruments, ServerInstruments};
+use super::lb_labels::{OptionalLabel, OptionalLabels};
 use super::mesh::MeshMetrics;
 use super::method::MethodRegistry;
 use super::prometheus::PrometheusReader;
@@ -51,6 +52,7 @@ pub struct TelemetryBuilder {
     tracer_provider: Option<SdkTracerProvider>,
     propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
     methods: MethodRegistry,
+    optional: OptionalLabels,
 }
 
 impl std::fmt::Debug for TelemetryBuilder {
@@ -80,6 +82,7 @@ impl TelemetryBuilder {
             tracer_provider: None,
             propagator: None,
             methods: MethodRegistry::all(),
+            optional: OptionalLabels::default(),
         }
     }
 
@@ -170,6 +173,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Records the optional `label` on the attempt duration and size histograms (off by
+    /// default; gRFC A79: optional labels are recorded only when enabled). Only RPCs of a
+    /// `MeshChannel` get values, from the endpoint the attempt picked.
+    pub fn optional_label(mut self, label: OptionalLabel) -> Self {
+        self.optional.enable(label);
+        self
+    }
+
     /// Builds the exporters and instruments. OTLP requires a Tokio runtime.
     pub fn build(self) -> Result<Telemetry, TelemetryError> {
         if self.disabled {
@@ -244,6 +255,7 @@ impl TelemetryBuilder {
                 .propagator
                 .unwrap_or_else(|| Box::new(TraceContextPropagator::new())),
             methods: self.methods,
+            optional: self.optional,
             meter_provider,
             tracer_provider,
             prometheus,

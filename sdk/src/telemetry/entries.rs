@@ -1,8 +1,8 @@
 //! What each telemetry layer keeps per method: the `grpc.method` value and the gRFC A66
 //! instruments bound to (method, target, status), built on the first RPC of each combination
 //! (see `bound`). Recording through an entry is a handful of atomic updates: no attribute
-//! hashing, no allocation. An attempt with a `grpc.lb.locality` has one more attribute and is
-//! recorded unbound. This module chooses no attribute values and measures nothing itself.
+//! hashing, no allocation. An attempt with optional labels (`grpc.lb.locality`,
+//! `grpc.lb.backend_service`) has more attributes and is recorded unbound. This module chooses no attribute values and measures nothing itself.
 
 use opentelemetry::metrics::{BoundCounter, BoundHistogram};
 use opentelemetry::{KeyValue, Value};
@@ -11,7 +11,7 @@ use tonic::Code;
 use super::bound::ByStatus;
 use super::handle::Inner;
 use super::instruments::{ClientInstruments, ServerInstruments};
-use super::names::{ATTR_LOCALITY, ATTR_METHOD, ATTR_STATUS, ATTR_TARGET};
+use super::names::{ATTR_METHOD, ATTR_STATUS, ATTR_TARGET};
 use super::status::code_name;
 
 /// The call layer's per-method entry (`grpc.client.call.duration`).
@@ -87,19 +87,20 @@ impl AttemptEntry {
     }
 
     /// Records one attempt: its status, duration, message bytes sent and received, and the
-    /// locality that served it, if known.
+    /// enabled optional labels of the endpoint that served it (empty when none).
     pub(crate) fn record(
         &self,
         code: Code,
         secs: f64,
         sent: u64,
         rcvd: u64,
-        locality: Option<std::sync::Arc<str>>,
+        optional: &[KeyValue],
     ) {
         let c = &self.client;
-        if let Some(locality) = locality {
-            let [m, t, s] = client_attrs(&self.method, &self.target, code);
-            let attrs = [m, t, s, KeyValue::new(ATTR_LOCALITY, Value::from(locality))];
+        if !optional.is_empty() {
+            let mut attrs = Vec::with_capacity(3 + optional.len());
+            attrs.extend(client_attrs(&self.method, &self.target, code));
+            attrs.extend_from_slice(optional);
             c.attempt_duration.record(secs, &attrs);
             c.attempt_sent.record(sent, &attrs);
             c.attempt_rcvd.record(rcvd, &attrs);

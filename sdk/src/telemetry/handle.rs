@@ -16,6 +16,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use super::builder::TelemetryBuilder;
 use super::error::TelemetryError;
 use super::instruments::{ClientInstruments, ServerInstruments};
+use super::lb_labels::OptionalLabels;
 use super::mesh::MeshMetrics;
 use super::method::MethodRegistry;
 use super::prometheus::PrometheusReader;
@@ -46,6 +47,8 @@ pub(crate) struct Inner {
     pub tracer: Option<BoxedTracer>,
     pub propagator: Box<dyn TextMapPropagator + Send + Sync>,
     pub methods: MethodRegistry,
+    /// Optional attempt labels that are on (gRFC A79).
+    pub optional: OptionalLabels,
     pub meter_provider: Option<SdkMeterProvider>,
     pub tracer_provider: Option<SdkTracerProvider>,
     pub prometheus: Option<PrometheusReader>,

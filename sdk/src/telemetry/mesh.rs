@@ -1,16 +1,22 @@
-//! Non-per-call instruments: gRFC A78 xDS client metrics and Meshwork's own `meshwork.*`.
+//! Non-per-call instruments: gRFC A78 xDS client metrics (with A88's cache states), gRFC A91
+//! outlier-detection metrics and Meshwork's own `meshwork.*`.
 //!
 //! Only the instruments and typed record functions live here; the xDS client, breakers, outlier
-//! detection, fault injection and the retry budget call them. A78 metrics are experimental in
-//! gRPC (off by default there); Meshwork records them whenever telemetry is on. A disabled
-//! [`MeshMetrics`] records nothing and costs a branch.
+//! detection, fault injection and the retry budget call them. A78 and A91 metrics are
+//! experimental in gRPC (off by default there); Meshwork records them whenever telemetry is on.
+//! A disabled [`MeshMetrics`] records nothing and costs a branch. The `grpc.xds_client.resources`
+//! gauge is observed at collection time from the registered clients (`resources`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Gauge, Meter};
+use opentelemetry::metrics::{Counter, Gauge, Meter, ObservableGauge};
 
 use super::names::*;
+
+mod resources;
+
+pub use resources::{ResourceCount, XdsResourceSource};
 
 /// Record functions for xDS client and mesh-behaviour metrics. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -23,10 +29,56 @@ struct Instruments {
     xds_connected: Gauge<u64>,
     xds_valid: Counter<u64>,
     xds_invalid: Counter<u64>,
+    xds_server_failure: Counter<u64>,
+    xds_sources: Arc<Mutex<resources::Registry>>,
+    /// Kept so the callback lives as long as the instruments.
+    _xds_resources: ObservableGauge<u64>,
+    ejections_enforced: Counter<u64>,
+    ejections_unenforced: Counter<u64>,
     breaker_overflows: Counter<u64>,
     outlier_ejections: Counter<u64>,
     fault_injected: Counter<u64>,
     retry_budget_exhausted: Counter<u64>,
+}
+
+/// The outlier-detection algorithm that found an outlier (gRFC A91
+/// `grpc.lb.outlier_detection.detection_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectionMethod {
+    /// `success_rate`.
+    SuccessRate,
+    /// `failure_percentage`.
+    FailurePercentage,
+}
+
+/// Why a detected outlier was not ejected (gRFC A91
+/// `grpc.lb.outlier_detection.unenforced_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnenforcedReason {
+    /// `enforcement_percentage`: the enforcement draw said no.
+    EnforcementPercentage,
+    /// `max_ejection_overflow`: `max_ejection_percent` was reached.
+    MaxEjectionOverflow,
+}
+
+impl DetectionMethod {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetectionMethod::SuccessRate => "success_rate",
+            DetectionMethod::FailurePercentage => "failure_percentage",
+        }
+    }
+}
+
+impl UnenforcedReason {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnenforcedReason::EnforcementPercentage => "enforcement_percentage",
+            UnenforcedReason::MaxEjectionOverflow => "max_ejection_overflow",
+        }
+    }
 }
 
 /// Which fault the fault filter injected (attribute `meshwork.fault.kind`).
@@ -52,8 +104,27 @@ impl MeshMetrics {
                 .with_description(description)
                 .build()
         };
+        let xds_sources = Arc::new(Mutex::new(resources::Registry::default()));
         Self {
             inner: Some(Arc::new(Instruments {
+                _xds_resources: resources::gauge(meter, xds_sources.clone()),
+                xds_sources,
+                xds_server_failure: counter(
+                    XDS_CLIENT_SERVER_FAILURE,
+                    "{failure}",
+                    "xDS servers going from healthy to unhealthy: a connectivity failure or an \
+                     ADS stream that failed without seeing a response (gRFC A57).",
+                ),
+                ejections_enforced: counter(
+                    OUTLIER_EJECTIONS_ENFORCED,
+                    "{ejection}",
+                    "Enforced outlier ejections by detection method.",
+                ),
+                ejections_unenforced: counter(
+                    OUTLIER_EJECTIONS_UNENFORCED,
+                    "{ejection}",
+                    "Detected outliers not ejected, by detection method and reason.",
+                ),
                 xds_connected: meter
                     .u64_gauge(XDS_CLIENT_CONNECTED)
                     .with_unit("{bool}")
@@ -128,6 +199,58 @@ impl MeshMetrics {
             if invalid > 0 {
                 i.xds_invalid.add(invalid, &attrs);
             }
+        }
+    }
+
+    /// `grpc.xds_client.server_failure`: the xDS server `server` went from healthy to unhealthy.
+    pub fn xds_server_failure(&self, target: &str, server: &str) {
+        if let Some(i) = &self.inner {
+            let attrs = [
+                target_kv(target),
+                KeyValue::new(ATTR_XDS_SERVER, server.to_owned()),
+            ];
+            i.xds_server_failure.add(1, &attrs);
+        }
+    }
+
+    /// Reports `source`'s resources in the `grpc.xds_client.resources` gauge under `target`
+    /// until `source` is dropped.
+    pub fn watch_xds_resources(&self, target: &str, source: Weak<dyn XdsResourceSource>) {
+        if let Some(i) = &self.inner {
+            resources::register(&i.xds_sources, target, source);
+        }
+    }
+
+    /// `grpc.lb.outlier_detection.ejections_enforced`: `method` ejected an endpoint of
+    /// `cluster` (the `grpc.lb.backend_service` label).
+    pub fn outlier_ejection_enforced(&self, target: &str, cluster: &str, method: DetectionMethod) {
+        if let Some(i) = &self.inner {
+            let attrs = [
+                target_kv(target),
+                KeyValue::new(ATTR_BACKEND_SERVICE, cluster.to_owned()),
+                KeyValue::new(ATTR_DETECTION_METHOD, method.as_str()),
+            ];
+            i.ejections_enforced.add(1, &attrs);
+        }
+    }
+
+    /// `grpc.lb.outlier_detection.ejections_unenforced`: `method` found an outlier in
+    /// `cluster` that was not ejected, for `reason`.
+    pub fn outlier_ejection_unenforced(
+        &self,
+        target: &str,
+        cluster: &str,
+        method: DetectionMethod,
+        reason: UnenforcedReason,
+    ) {
+        if let Some(i) = &self.inner {
+            let attrs = [
+                target_kv(target),
+                KeyValue::new(ATTR_BACKEND_SERVICE, cluster.to_owned()),
+                KeyValue::new(ATTR_DETECTION_METHOD, method.as_str()),
+                KeyValue::new(ATTR_UNENFORCED_REASON, reason.as_str()),
+            ];
+            i.ejections_unenforced.add(1, &attrs);
         }
     }
 

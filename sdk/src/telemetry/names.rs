@@ -29,6 +29,15 @@ pub const XDS_CLIENT_CONNECTED: &str = "grpc.xds_client.connected";
 pub const XDS_CLIENT_UPDATES_VALID: &str = "grpc.xds_client.resource_updates_valid";
 /// `grpc.xds_client.resource_updates_invalid` (Counter, `{resource}`), gRFC A78.
 pub const XDS_CLIENT_UPDATES_INVALID: &str = "grpc.xds_client.resource_updates_invalid";
+/// `grpc.xds_client.server_failure` (Counter, `{failure}`), gRFC A78: xDS servers going from
+/// healthy to unhealthy (a stream that failed or closed before any response, gRFC A57).
+pub const XDS_CLIENT_SERVER_FAILURE: &str = "grpc.xds_client.server_failure";
+/// `grpc.xds_client.resources` (Gauge, `{resource}`), gRFC A78/A88: cached resources by state.
+pub const XDS_CLIENT_RESOURCES: &str = "grpc.xds_client.resources";
+/// `grpc.lb.outlier_detection.ejections_enforced` (Counter, `{ejection}`), gRFC A91.
+pub const OUTLIER_EJECTIONS_ENFORCED: &str = "grpc.lb.outlier_detection.ejections_enforced";
+/// `grpc.lb.outlier_detection.ejections_unenforced` (Counter, `{ejection}`), gRFC A91.
+pub const OUTLIER_EJECTIONS_UNENFORCED: &str = "grpc.lb.outlier_detection.ejections_unenforced";
 /// `meshwork.breaker.overflows` (Counter, `{request}`): requests refused by a circuit breaker.
 pub const BREAKER_OVERFLOWS: &str = "meshwork.breaker.overflows";
 /// `meshwork.outlier.ejections` (Counter, `{ejection}`): endpoints ejected by outlier detection.
@@ -46,6 +55,19 @@ pub const ATTR_TARGET: &str = "grpc.target";
 pub const ATTR_STATUS: &str = "grpc.status";
 /// Optional attribute `grpc.lb.locality`: `{region="R", zone="Z", sub_zone="S"}`.
 pub const ATTR_LOCALITY: &str = "grpc.lb.locality";
+/// Optional attribute `grpc.lb.backend_service`: the xDS cluster name (gRFC A89).
+pub const ATTR_BACKEND_SERVICE: &str = "grpc.lb.backend_service";
+/// Attribute `grpc.lb.outlier_detection.detection_method`: `success_rate` or
+/// `failure_percentage` (gRFC A91).
+pub const ATTR_DETECTION_METHOD: &str = "grpc.lb.outlier_detection.detection_method";
+/// Attribute `grpc.lb.outlier_detection.unenforced_reason`: `enforcement_percentage` or
+/// `max_ejection_overflow` (gRFC A91).
+pub const ATTR_UNENFORCED_REASON: &str = "grpc.lb.outlier_detection.unenforced_reason";
+/// Attribute `grpc.xds.authority`: the xDS authority, [`XDS_OLD_AUTHORITY`] for non-`xdstp`
+/// names (gRFC A78).
+pub const ATTR_XDS_AUTHORITY: &str = "grpc.xds.authority";
+/// Attribute `grpc.xds.cache_state`: `requested`, `acked`, `nacked_but_cached`, ... (A78, A88).
+pub const ATTR_XDS_CACHE_STATE: &str = "grpc.xds.cache_state";
 /// Attribute `grpc.xds.server`: the xDS server URI (A78).
 pub const ATTR_XDS_SERVER: &str = "grpc.xds.server";
 /// Attribute `grpc.xds.resource_type`: e.g. `envoy.config.listener.v3.Listener` (A78).
@@ -54,6 +76,19 @@ pub const ATTR_XDS_RESOURCE_TYPE: &str = "grpc.xds.resource_type";
 pub const ATTR_CLUSTER: &str = "meshwork.cluster";
 /// Attribute `meshwork.fault.kind`: `delay` or `abort`.
 pub const ATTR_FAULT_KIND: &str = "meshwork.fault.kind";
+
+/// The `grpc.xds.authority` value of old-style (non-`xdstp`) resource names (gRFC A78).
+pub const XDS_OLD_AUTHORITY: &str = "#old";
+
+/// The `grpc.target` of the xDS client metrics a [`Mesh`](crate::Mesh) records.
+///
+/// gRFC A78 labels xDS client metrics with the target of the channel the client serves (or
+/// `#server` for xDS-enabled servers), because gRFC A71 gives every channel target its own
+/// client. Meshwork keeps one client per process (gRFC A27), shared by every channel, so no
+/// single channel target names it: counting each update once per channel would multiply it,
+/// and naming one channel would misattribute it. The shared client uses this value instead, a
+/// `#`-prefixed name like `#server` that no channel target URI can take.
+pub const XDS_SHARED_TARGET: &str = "#mesh";
 
 /// The `grpc.method` value for methods that are not registered (A66 cardinality guard).
 pub const OTHER_METHOD: &str = "other";

@@ -5,7 +5,9 @@
 //! headers, so links never depend on which `tracing` span happens to be entered, and telemetry
 //! off costs nothing. Names: call and server spans `{rpc.method}` (OTel RPC semconv), attempt
 //! spans `Attempt.<service>.<method>` (gRFC A72). Status: OK → Ok, otherwise Error with
-//! `"CODE, message"` (A72).
+//! `"CODE, message"` (A72). Attempt spans carry A72's `previous-rpc-attempts` and
+//! `transparent-retry` from the [`AttemptInfo`] extension the retry layer sets (0 / false when
+//! no retry layer runs).
 
 use std::borrow::Cow;
 
@@ -25,6 +27,16 @@ use super::status::code_name;
 /// `tonic::Request::extensions()` to parent spans of your own).
 #[derive(Debug, Clone)]
 pub struct OtelContext(pub Context);
+
+/// Which attempt of its call a request is (gRFC A72 attempt span attributes), a request
+/// extension set by the retry layer above the attempt layer when spans are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttemptInfo {
+    /// Attempts of the call before this one, transparent retries excluded.
+    pub previous_attempts: u32,
+    /// Whether this attempt is a transparent retry.
+    pub transparent: bool,
+}
 
 /// Starts a span named `name` as a child of `parent`; returns the context holding it.
 pub(crate) fn start(

@@ -27,8 +27,10 @@ use super::error::ClientError;
 use super::event::WatchEvent;
 use super::fallback::Server;
 use super::group::{self, Group, Shared};
+use super::metrics::{self, XdsClientMetrics};
 use super::resource::ResourceKind;
 use crate::bootstrap::{Bootstrap, XdsServer};
+use crate::telemetry::{ResourceCount, XdsResourceSource};
 
 /// Events a watcher can hold before the ADS stream waits for it (flow control).
 const WATCHER_BUFFER: usize = 1;
@@ -111,6 +113,8 @@ struct Inner {
     prepared: HashMap<Vec<XdsServer>, Vec<Server>>,
     /// Their streams, started on first use.
     others: Mutex<HashMap<Vec<XdsServer>, Group>>,
+    /// Where the gRFC A78 metrics go, if anywhere.
+    metrics: Option<XdsClientMetrics>,
 }
 
 /// Source of watcher ids, unique in the process.
@@ -125,10 +129,34 @@ impl XdsClient {
     }
 
     /// A client with explicit options. Every server of the bootstrap, authorities' included, is
-    /// checked now (URI usable, credential files readable).
+    /// checked now (URI usable, credential files readable). Records no metrics.
     pub fn with_options(
         bootstrap: &Bootstrap,
         options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        Self::build(bootstrap, options, None)
+    }
+
+    /// [`XdsClient::with_options`] that records the gRFC A78 xDS client metrics into `metrics`:
+    /// resource updates (valid / invalid), server failures, and the `grpc.xds_client.resources`
+    /// gauge over the same cache [`XdsClient::config_dump`] reads.
+    pub fn with_metrics(
+        bootstrap: &Bootstrap,
+        options: ClientOptions,
+        metrics: XdsClientMetrics,
+    ) -> Result<Self, ClientError> {
+        let client = Self::build(bootstrap, options, Some(metrics.clone()))?;
+        let inner: Weak<Inner> = Arc::downgrade(&client.inner);
+        metrics
+            .recorder()
+            .watch_xds_resources(metrics.target(), inner);
+        Ok(client)
+    }
+
+    fn build(
+        bootstrap: &Bootstrap,
+        options: ClientOptions,
+        metrics: Option<XdsClientMetrics>,
     ) -> Result<Self, ClientError> {
         let runtime = Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
         let top = group::prepare(bootstrap, &bootstrap.xds_servers, &options)?;
@@ -140,7 +168,7 @@ impl XdsClient {
             }
             prepared.insert(list.clone(), group::prepare(bootstrap, list, &options)?);
         }
-        let default = Group::start(&runtime, top, &options)?;
+        let default = Group::start(&runtime, top, &options, metrics.clone())?;
         Ok(XdsClient {
             inner: Arc::new(Inner {
                 bootstrap: bootstrap.clone(),
@@ -149,6 +177,7 @@ impl XdsClient {
                 default,
                 prepared,
                 others: Mutex::new(HashMap::new()),
+                metrics,
             }),
         })
     }
@@ -249,7 +278,12 @@ impl XdsClient {
             return group.shared.clone();
         }
         let prepared = inner.prepared.get(servers).cloned().unwrap_or_default();
-        match Group::start(&inner.runtime, prepared, &inner.options) {
+        match Group::start(
+            &inner.runtime,
+            prepared,
+            &inner.options,
+            inner.metrics.clone(),
+        ) {
             Ok(group) => {
                 let shared = group.shared.clone();
                 others.insert(servers.to_vec(), group);
@@ -259,6 +293,39 @@ impl XdsClient {
             // empty lists are served by the default group.
             Err(_) => inner.default.shared.clone(),
         }
+    }
+}
+
+/// The `grpc.xds_client.resources` gauge reads every stream's cache (gRFC A78, A88).
+impl XdsResourceSource for Inner {
+    fn resource_counts(&self) -> Vec<ResourceCount> {
+        let mut counts: HashMap<(String, &'static str, &'static str), u64> = HashMap::new();
+        let mut add = |shared: &Shared| {
+            let state = shared.lock();
+            for (kind, name, status, cached) in state.core.resource_states() {
+                let key = (
+                    metrics::authority(name).to_string(),
+                    metrics::cache_state(status, cached),
+                    metrics::resource_type(kind),
+                );
+                *counts.entry(key).or_default() += 1;
+            }
+        };
+        add(&self.default.shared);
+        for group in self.lock_others().values() {
+            add(&group.shared);
+        }
+        counts
+            .into_iter()
+            .map(
+                |((authority, cache_state, resource_type), count)| ResourceCount {
+                    authority,
+                    cache_state,
+                    resource_type,
+                    count,
+                },
+            )
+            .collect()
     }
 }
 

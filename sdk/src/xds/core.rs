@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use super::dump::{ConfigDump, ResourceDump, ResourceStatus};
 use super::error::WatchError;
 use super::event::{Notification, WatchEvent};
+use super::metrics::UpdateTally;
 use super::resource::{self, DecodeContext, DecodeError, Resource, ResourceKind};
 use crate::bootstrap::{Bootstrap, XdsServer};
 
@@ -89,6 +90,8 @@ pub struct AdsCore {
     outbox: Vec<DiscoveryRequest>,
     /// The failure of the last stream that ended without a response, until a response arrives.
     transient: Option<WatchError>,
+    /// Valid / invalid resource counts of the responses handled since the last take (A78).
+    tallies: Vec<UpdateTally>,
 }
 
 impl AdsCore {
@@ -105,6 +108,7 @@ impl AdsCore {
             node_sent: false,
             outbox: Vec::new(),
             transient: None,
+            tallies: Vec::new(),
         }
     }
 
@@ -295,6 +299,24 @@ impl AdsCore {
     /// The requests queued since the last call, in order.
     pub fn take_requests(&mut self) -> Vec<DiscoveryRequest> {
         std::mem::take(&mut self.outbox)
+    }
+
+    /// How many valid and invalid resources each response handled since the last call carried
+    /// (gRFC A78 `resource_updates_valid` / `_invalid`), in order.
+    pub fn take_update_tallies(&mut self) -> Vec<UpdateTally> {
+        std::mem::take(&mut self.tallies)
+    }
+
+    /// Every subscribed resource's kind, name, status and whether a value is cached: the same
+    /// entries [`config_dump`](Self::config_dump) reads, without copying them (gRFC A88).
+    pub fn resource_states(
+        &self,
+    ) -> impl Iterator<Item = (ResourceKind, &str, ResourceStatus, bool)> {
+        self.types.iter().flat_map(|(kind, ts)| {
+            ts.resources
+                .iter()
+                .map(|(name, rs)| (*kind, name.as_str(), rs.status, rs.cached.is_some()))
+        })
     }
 
     /// Every subscribed resource with its status, version, wire form and last error.

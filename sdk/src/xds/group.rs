@@ -20,6 +20,7 @@ use super::core::{AdsCore, CoreConfig};
 use super::error::ClientError;
 use super::event::WatchEvent;
 use super::fallback::Server;
+use super::metrics::XdsClientMetrics;
 use super::resource::ResourceKind;
 use crate::bootstrap::{Bootstrap, XdsServer};
 
@@ -70,11 +71,12 @@ pub(crate) fn prepare(
 }
 
 impl Group {
-    /// Start the stream task for `servers` on `runtime`.
+    /// Start the stream task for `servers` on `runtime`, recording into `metrics` if given.
     pub(crate) fn start(
         runtime: &Handle,
         servers: Vec<Server>,
         options: &ClientOptions,
+        metrics: Option<XdsClientMetrics>,
     ) -> Result<Self, ClientError> {
         let primary = servers.first().ok_or(ClientError::NoServer)?;
         let (config, uri) = (
@@ -105,6 +107,7 @@ impl Group {
             status_tx,
             backoff,
             probe_backoff,
+            metrics,
         ));
         Ok(Group {
             shared,

@@ -26,6 +26,7 @@ use super::client::{ConnectionState, ConnectionStatus};
 use super::event::Notification;
 use super::fallback::{Server, ServerSelector, Step};
 use super::group::{Shared, State};
+use super::metrics::XdsClientMetrics;
 
 /// How long a probe of the primary may wait for its first response.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,8 +46,10 @@ pub(crate) async fn run(
     status: watch::Sender<ConnectionStatus>,
     mut backoff: Backoff,
     mut probe_backoff: Backoff,
+    metrics: Option<XdsClientMetrics>,
 ) {
     let mut selector = ServerSelector::new(servers.len());
+    let mut health = ServerHealth::new(servers.len(), metrics);
     loop {
         let active = selector.active();
         let Some(server) = servers.get(active) else {
@@ -65,6 +68,7 @@ pub(crate) async fn run(
             &status,
             &mut backoff,
             &mut probe_backoff,
+            &mut health.on(active),
         )
         .await;
         status.send_modify(|s| s.streams_ended += 1);
@@ -98,6 +102,9 @@ pub(crate) async fn run(
             (notes, state.core.has_uncached())
         };
         status.send_modify(|s| s.last_error = Some(message));
+        if !got_response {
+            health.failed(active, server.channel.uri());
+        }
         deliver(&shared, notes).await;
         if got_response {
             // A57: a stream that got a response ended normally; retry at once with a fresh backoff.
@@ -135,6 +142,58 @@ pub(crate) async fn run(
                         .switch_server(servers[fallback].core_config.clone());
                 }
             }
+        }
+    }
+}
+
+/// A78 server health per server of the list, for `grpc.xds_client.server_failure`: a server
+/// starts healthy, turns unhealthy (counted once) when a stream to it ends without a response,
+/// and is healthy again after its next response. Also forwards response tallies.
+struct ServerHealth {
+    healthy: Vec<bool>,
+    metrics: Option<XdsClientMetrics>,
+}
+
+/// The view of [`ServerHealth`] one stream uses.
+struct StreamHealth<'a> {
+    healthy: Option<&'a mut bool>,
+    metrics: Option<&'a XdsClientMetrics>,
+}
+
+impl ServerHealth {
+    fn new(servers: usize, metrics: Option<XdsClientMetrics>) -> Self {
+        ServerHealth {
+            healthy: vec![true; servers],
+            metrics,
+        }
+    }
+
+    fn on(&mut self, index: usize) -> StreamHealth<'_> {
+        StreamHealth {
+            healthy: self.healthy.get_mut(index),
+            metrics: self.metrics.as_ref(),
+        }
+    }
+
+    fn failed(&mut self, index: usize, uri: &str) {
+        if let Some(healthy) = self.healthy.get_mut(index)
+            && std::mem::replace(healthy, false)
+            && let Some(m) = &self.metrics
+        {
+            m.server_failure(uri);
+        }
+    }
+}
+
+impl StreamHealth<'_> {
+    /// A response arrived from `uri`: the server is healthy; count its resources.
+    fn responded(&mut self, uri: &str, state: &mut State) {
+        if let Some(healthy) = self.healthy.as_deref_mut() {
+            *healthy = true;
+        }
+        let tallies = state.core.take_update_tallies();
+        if let Some(m) = self.metrics {
+            tallies.into_iter().for_each(|t| m.updates(uri, t));
         }
     }
 }
@@ -198,7 +257,9 @@ async fn stream_once(
     status: &watch::Sender<ConnectionStatus>,
     backoff: &mut Backoff,
     probe_backoff: &mut Backoff,
+    health: &mut StreamHealth<'_>,
 ) -> StreamEnd {
+    let server_uri = channel.uri();
     let endpoint = match channel.endpoint() {
         Ok(e) => e,
         Err(e) => return StreamEnd::Closed(false, e.to_string()),
@@ -250,6 +311,7 @@ async fn stream_once(
                     let notes = {
                         let mut state = shared.lock();
                         let notes = state.core.on_response(resp, Instant::now());
+                        health.responded(server_uri, &mut state);
                         flush(&mut state, &requests);
                         notes
                     };

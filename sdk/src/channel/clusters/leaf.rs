@@ -6,7 +6,10 @@
 //! An endpoint is usable unless outlier detection ejected it or its health check says it is not
 //! serving; every change is pushed to the balancer with `set_usable`, which builds a new picker.
 //! Each applied outlier decision is logged and reported to the channel's [`EventSink`] as an
-//! ejection (with its reason and end) or a return. No I/O here besides asking connections to
+//! ejection (with its reason and end) or a return, and counted: `meshwork.outlier.ejections`
+//! for every ejection, gRFC A91 `grpc.lb.outlier_detection.ejections_enforced` for those of the
+//! success-rate and failure-percentage algorithms, and `_unenforced` for the outliers a sweep
+//! found but did not eject. No I/O here besides asking connections to
 //! connect.
 
 use std::collections::{HashMap, HashSet};
@@ -18,8 +21,9 @@ use tokio::time::Instant;
 use super::super::events::{EventSink, MeshEvent, reason_text};
 use crate::balancer::{AtomicRng, ClusterBalancer, Connectivity, EndpointChanges, EndpointId};
 use crate::connection::{ConnectionPool, EndpointConnection};
-use crate::health::outlier::{Action, Decision, OutlierDetector, OutlierOptions};
+use crate::health::outlier::{Action, Decision, OutlierDetector, OutlierOptions, Reason};
 use crate::resilience::{BreakerRegistry, ClusterBreaker};
+use crate::telemetry::{DetectionMethod, LbLabels, MeshMetrics};
 use crate::xds::resource::cluster::OutlierDetection;
 
 /// A cluster's resilience settings.
@@ -34,6 +38,17 @@ pub(crate) struct Limits {
     pub(crate) outlier_detection: Option<OutlierDetection>,
 }
 
+/// Where a leaf reports what outlier detection did.
+#[derive(Clone, Debug)]
+pub(super) struct Reports {
+    /// The channel's event stream (admin `Watch`).
+    pub(super) events: EventSink,
+    /// The channel target (`grpc.target`).
+    pub(super) target: Arc<str>,
+    /// Mesh metrics.
+    pub(super) metrics: MeshMetrics,
+}
+
 #[derive(Debug)]
 pub(super) struct LeafCluster {
     pub(super) balancer: ClusterBalancer,
@@ -44,7 +59,7 @@ pub(super) struct LeafCluster {
     pub(super) breaker: Arc<ClusterBreaker>,
     outlier: OutlierDetector,
     unhealthy: HashSet<EndpointId>,
-    events: EventSink,
+    reports: Reports,
 }
 
 impl LeafCluster {
@@ -53,7 +68,7 @@ impl LeafCluster {
         source: super::Source,
         limits: Limits,
         options: OutlierOptions,
-        events: EventSink,
+        reports: Reports,
     ) -> Self {
         let (cluster, eds) = &limits.breaker_key;
         let breaker = BreakerRegistry::global().breaker(cluster, eds.as_deref());
@@ -68,7 +83,7 @@ impl LeafCluster {
             breaker,
             outlier,
             unhealthy: HashSet::new(),
-            events,
+            reports,
         }
     }
 
@@ -83,6 +98,18 @@ impl LeafCluster {
         id: EndpointId,
     ) -> Option<Arc<crate::health::outlier::CallCounter>> {
         self.outlier.counter(id)
+    }
+
+    /// The optional attempt-metric labels of endpoint `id`: its locality and this cluster.
+    pub(super) fn lb_labels(&self, id: EndpointId) -> Arc<LbLabels> {
+        let cluster = self.balancer.name();
+        Arc::new(match self.balancer.endpoint(id) {
+            Some(e) => {
+                let l = &e.spec.locality;
+                LbLabels::new(cluster, &l.region, &l.zone, &l.sub_zone)
+            }
+            None => LbLabels::new(cluster, "", "", ""),
+        })
     }
 
     /// Applies new settings (a CDS update); returns whether a picker changed.
@@ -177,6 +204,13 @@ impl LeafCluster {
             return false;
         }
         let decisions = self.outlier.sweep(now, rng);
+        let (r, cluster) = (&self.reports, self.balancer.name());
+        for (reason, why) in self.outlier.take_unenforced() {
+            if let Some(method) = detection_method(reason) {
+                r.metrics
+                    .outlier_ejection_unenforced(&r.target, cluster, method, why);
+            }
+        }
         self.apply_decisions(&decisions)
     }
 
@@ -206,8 +240,14 @@ impl LeafCluster {
                 Action::Eject => {
                     tracing::info!(%cluster, ?address, reason, "outlier detection ejected an endpoint");
                     let until = self.outlier.ejected_until(d.endpoint);
+                    let (r, target) = (&self.reports, &*self.reports.target);
+                    r.metrics.outlier_ejection(target, &cluster);
+                    if let Some(method) = detection_method(d.reason) {
+                        r.metrics
+                            .outlier_ejection_enforced(target, &cluster, method);
+                    }
                     if let (Some(endpoint), Some(until)) = (address, until) {
-                        self.events.emit(MeshEvent::Ejection {
+                        self.reports.events.emit(MeshEvent::Ejection {
                             at: now,
                             cluster,
                             endpoint,
@@ -219,7 +259,7 @@ impl LeafCluster {
                 Action::Uneject => {
                     tracing::info!(%cluster, ?address, reason, "outlier detection returned an endpoint");
                     if let Some(endpoint) = address {
-                        self.events.emit(MeshEvent::Unejection {
+                        self.reports.events.emit(MeshEvent::Unejection {
                             at: now,
                             cluster,
                             endpoint,
@@ -245,5 +285,14 @@ impl LeafCluster {
             Some(error) if self.balancer.endpoints().is_empty() => Err(error.clone()),
             _ => Ok(()),
         }
+    }
+}
+
+/// The gRFC A91 detection method of an ejection reason (`None` for Meshwork's own).
+fn detection_method(reason: Reason) -> Option<DetectionMethod> {
+    match reason {
+        Reason::SuccessRate => Some(DetectionMethod::SuccessRate),
+        Reason::FailurePercentage => Some(DetectionMethod::FailurePercentage),
+        _ => None,
     }
 }

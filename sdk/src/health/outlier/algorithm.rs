@@ -6,10 +6,13 @@
 //! below `enforcement_percentage`. Failure percentage: same volume gate, then each endpoint whose
 //! failure percentage is above `threshold` is ejected with the same enforcement draw. Both stop as
 //! soon as the ejected share reaches `max_ejection_percent` ([`EjectionCap`]). Endpoints already
-//! ejected are not ejected again (they still count toward the statistics and the cap). These
-//! functions only choose; the detector applies ejections and times them.
+//! ejected are not ejected again (they still count toward the statistics and the cap). Outliers
+//! left standing are reported with why (gRFC A91 `unenforced_reason`): the enforcement draw, or
+//! the cap already reached. These functions only choose; the detector applies ejections and
+//! times them.
 
 use crate::balancer::{AtomicRng, EndpointId};
+use crate::telemetry::UnenforcedReason;
 use crate::xds::resource::cluster::outlier::{FailurePercentageEjection, SuccessRateEjection};
 
 /// One endpoint's view for this interval.
@@ -43,13 +46,22 @@ impl EjectionCap {
     }
 }
 
+/// What one algorithm decided in one interval.
+#[derive(Debug, Default)]
+pub(super) struct Verdict {
+    /// Endpoints to eject.
+    pub ejected: Vec<EndpointId>,
+    /// Outliers not ejected, and why.
+    pub unenforced: Vec<UnenforcedReason>,
+}
+
 /// Endpoints the success-rate algorithm ejects (marked `ejected` in `candidates`).
 pub(super) fn success_rate(
     config: &SuccessRateEjection,
     candidates: &mut [Candidate],
     cap: &mut EjectionCap,
     rng: &AtomicRng,
-) -> Vec<EndpointId> {
+) -> Verdict {
     let volume = u64::from(config.request_volume);
     let rates: Vec<f64> = candidates
         .iter()
@@ -57,7 +69,7 @@ pub(super) fn success_rate(
         .map(|c| c.successes as f64 / c.volume() as f64)
         .collect();
     if rates.is_empty() || rates.len() < config.minimum_hosts as usize {
-        return Vec::new();
+        return Verdict::default();
     }
     let n = rates.len() as f64;
     let mean = rates.iter().sum::<f64>() / n;
@@ -76,14 +88,14 @@ pub(super) fn failure_percentage(
     candidates: &mut [Candidate],
     cap: &mut EjectionCap,
     rng: &AtomicRng,
-) -> Vec<EndpointId> {
+) -> Verdict {
     let volume = u64::from(config.request_volume);
     let qualified = candidates
         .iter()
         .filter(|c| c.volume() >= volume && c.volume() > 0)
         .count();
     if qualified == 0 || qualified < config.minimum_hosts as usize {
-        return Vec::new();
+        return Verdict::default();
     }
     let threshold = u128::from(config.threshold);
     eject_where(candidates, cap, rng, config.enforcement_percentage, |c| {
@@ -95,27 +107,32 @@ pub(super) fn failure_percentage(
 }
 
 /// Walks the candidates in order, ejecting outliers while the cap allows and the enforcement
-/// draw says so; a draw is made only for an outlier.
+/// draw says so; a draw is made only for an outlier the cap allows.
 fn eject_where(
     candidates: &mut [Candidate],
     cap: &mut EjectionCap,
     rng: &AtomicRng,
     enforcement_percentage: u32,
     is_outlier: impl Fn(&Candidate) -> bool,
-) -> Vec<EndpointId> {
-    let mut ejected = Vec::new();
+) -> Verdict {
+    let mut verdict = Verdict::default();
     for c in candidates.iter_mut() {
-        if !cap.allows_one_more() {
-            break;
-        }
         if c.ejected || !is_outlier(c) {
             continue;
         }
-        if rng.below(100) < u64::from(enforcement_percentage) {
+        if !cap.allows_one_more() {
+            verdict
+                .unenforced
+                .push(UnenforcedReason::MaxEjectionOverflow);
+        } else if rng.below(100) < u64::from(enforcement_percentage) {
             c.ejected = true;
             cap.ejected += 1;
-            ejected.push(c.id);
+            verdict.ejected.push(c.id);
+        } else {
+            verdict
+                .unenforced
+                .push(UnenforcedReason::EnforcementPercentage);
         }
     }
-    ejected
+    verdict
 }

@@ -461,3 +461,36 @@ async fn ejected_endpoint_gets_no_picks_until_its_time_is_up() {
         "round robin over six endpoints again"
     );
 }
+
+#[test]
+fn outliers_left_standing_are_reported_with_their_reason() {
+    use crate::telemetry::UnenforcedReason::{EnforcementPercentage, MaxEjectionOverflow};
+    let t0 = Instant::now();
+    let rng = AtomicRng::new(1);
+    // Two outliers, room for one: the second is an overflow.
+    let mut d = detector(&failure_percentage_config(40), 6, t0);
+    feed_interval(&d, 4, 6, 100);
+    assert_eq!(ejected(&d.sweep(t0 + SECS(10), &rng)).len(), 1);
+    assert_eq!(
+        d.take_unenforced(),
+        vec![(Reason::FailurePercentage, MaxEjectionOverflow)]
+    );
+    assert!(d.take_unenforced().is_empty(), "taken once");
+
+    // Enforcement 0 %: every outlier is found and none ejected.
+    let config = OutlierDetection {
+        success_rate: None,
+        failure_percentage: Some(FailurePercentageEjection {
+            enforcement_percentage: 0,
+            ..failure_percentage_config(40).failure_percentage.unwrap()
+        }),
+        ..failure_percentage_config(40)
+    };
+    let mut d = detector(&config, 6, t0);
+    feed_interval(&d, 5, 6, 100);
+    assert!(d.sweep(t0 + SECS(10), &rng).is_empty());
+    assert_eq!(
+        d.take_unenforced(),
+        vec![(Reason::FailurePercentage, EnforcementPercentage)]
+    );
+}

@@ -7,7 +7,8 @@
 //! each problem) while the valid resources are still applied; a rejected resource keeps its last
 //! good value unless `fail_on_data_errors`. RDS/EDS resources are never deleted by absence. A name
 //! the server sent an error for (xRFC TP3) is handled by `server_error`, not deleted by absence;
-//! server errors alone do not NACK.
+//! server errors alone do not NACK. Each response's valid / invalid resource counts are kept for
+//! the gRFC A78 counters (unrequested resources are ignored, so not counted).
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -24,6 +25,7 @@ use crate::xds::authority::canonical_name;
 use crate::xds::dump::{ResourceStatus, UpdateFailure};
 use crate::xds::error::WatchError;
 use crate::xds::event::{Notification, WatchEvent};
+use crate::xds::metrics::UpdateTally;
 use crate::xds::resource::{Resource, ResourceKind};
 
 /// The outcome of decoding one named resource of a response.
@@ -56,6 +58,15 @@ impl AdsCore {
             Outcome::Valid(..) => None,
         }));
 
+        let valid = outcomes
+            .values()
+            .filter(|o| matches!(o, Outcome::Valid(..)))
+            .count();
+        self.tallies.push(UpdateTally {
+            kind,
+            valid: valid as u64,
+            invalid: problems.len() as u64,
+        });
         let mut out = Vec::new();
         let server = self.config.server_uri.clone();
         let fail_on_data_errors = self.config.fail_on_data_errors;
