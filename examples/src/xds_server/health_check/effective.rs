@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use crate::xds_server::mesh::{Cluster, Health, Mesh};
+use crate::xds_server::mesh::{Cluster, Health, Locality, Mesh};
 
 /// Health-check results: endpoint address → answered SERVING.
 pub type Observed = HashMap<SocketAddr, bool>;
@@ -93,6 +93,12 @@ pub fn priority_load(cluster: &Cluster, factor: u32) -> Vec<f64> {
         .collect()
 }
 
+/// A locality's weight times the fraction of its endpoints that are usable.
+fn share(l: &Locality) -> f64 {
+    let healthy = l.endpoints.iter().filter(|e| usable(e.health)).count();
+    f64::from(l.weight.unwrap_or(1)) * healthy as f64 / l.endpoints.len().max(1) as f64
+}
+
 /// Merges the priorities that get load into priority 0 with load-carrying locality weights.
 fn spill(cluster: &mut Cluster, factor: u32) {
     let load = priority_load(cluster, factor);
@@ -101,21 +107,19 @@ fn spill(cluster: &mut Cluster, factor: u32) {
         return;
     }
     // Priorities fill in order, so the loaded ones are 0..loaded.
-    for p in 0..loaded {
-        let in_p = |l: &&mut crate::xds_server::mesh::Locality| l.priority as usize == p;
-        let share = |l: &crate::xds_server::mesh::Locality| {
-            let healthy = l.endpoints.iter().filter(|e| usable(e.health)).count();
-            f64::from(l.weight.unwrap_or(1)) * healthy as f64 / l.endpoints.len().max(1) as f64
-        };
+    for (p, load) in load.iter().enumerate().take(loaded) {
         let total: f64 = cluster
             .localities
-            .iter_mut()
-            .filter(in_p)
-            .map(|l| share(l))
+            .iter()
+            .filter(|l| l.priority as usize == p)
+            .map(share)
             .sum();
-        for locality in cluster.localities.iter_mut().filter(in_p) {
+        for locality in cluster.localities.iter_mut() {
+            if locality.priority as usize != p {
+                continue;
+            }
             let weight = if total > 0.0 {
-                load[p] * WEIGHT_SCALE * share(locality) / total
+                load * WEIGHT_SCALE * share(locality) / total
             } else {
                 0.0
             };
