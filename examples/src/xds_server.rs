@@ -8,7 +8,8 @@
 //! Pieces: [`mesh`] (the file model and its validation), [`translate`] (mesh → Listener,
 //! RouteConfiguration, Cluster, ClusterLoadAssignment), [`state`] (versioned snapshots and the
 //! ACK/NACK log), [`ads`] (the ADS stream protocol and service), [`server`] (start/steer/stop
-//! in-process) and [`reload`] (hot reload of a mesh file).
+//! in-process), [`health_check`] (optional active health checks of endpoints, reflected in EDS)
+//! and [`reload`] (hot reload of a mesh file).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,6 +21,7 @@
 //! ```
 
 pub mod ads;
+pub mod health_check;
 pub mod mesh;
 pub mod reload;
 pub mod server;

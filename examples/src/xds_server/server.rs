@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use super::ads::AdsService;
+use super::health_check::{self, Published, effective::effective};
 use super::mesh::{Mesh, validate};
 use super::state::{AckEvent, AckLog, NackRecord, Snapshot, Store};
 use super::translate;
@@ -63,7 +64,8 @@ pub struct XdsServer;
 impl XdsServer {
     /// Binds `listen` (use `127.0.0.1:0` for a free port) and serves `mesh` over ADS.
     pub async fn start(listen: SocketAddr, mesh: Mesh) -> Result<ServerHandle, ServerError> {
-        let resources = translate::translate(&mesh).map_err(ServerError::InvalidMesh)?;
+        let resources = translate::translate(&effective(&mesh, &Default::default()))
+            .map_err(ServerError::InvalidMesh)?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ServerError::Bind {
@@ -75,7 +77,9 @@ impl XdsServer {
             source,
         })?;
         let store = Arc::new(Store::new(resources));
+        let published = Arc::new(Published::new(mesh, Arc::clone(&store)));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let checker = health_check::spawn(Arc::clone(&published), shutdown_rx.clone());
         let service = AggregatedDiscoveryServiceServer::new(AdsService {
             store: Arc::clone(&store),
             shutdown: shutdown_rx.clone(),
@@ -97,8 +101,10 @@ impl XdsServer {
         Ok(ServerHandle {
             local_addr,
             store,
+            published,
             shutdown,
             task: Some(task),
+            checker,
         })
     }
 }
@@ -107,8 +113,10 @@ impl XdsServer {
 pub struct ServerHandle {
     local_addr: SocketAddr,
     store: Arc<Store>,
+    published: Arc<Published>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    checker: JoinHandle<()>,
 }
 
 impl ServerHandle {
@@ -117,10 +125,12 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// Replaces the mesh; every stream gets the changed resources. Returns the new version.
+    /// Replaces the mesh; every stream gets the changed resources (with the latest health-check
+    /// results applied to health-checked clusters). Returns the new version.
     pub fn set_mesh(&self, mesh: &Mesh) -> Result<u64, ServerError> {
-        let resources = translate::translate(mesh).map_err(ServerError::InvalidMesh)?;
-        Ok(self.store.set_mesh(resources))
+        self.published
+            .set_mesh(mesh)
+            .map_err(ServerError::InvalidMesh)
     }
 
     /// Serves `resource` as `name` of `type_url`, over whatever the mesh says (tests use this to
@@ -256,6 +266,7 @@ impl ServerHandle {
     /// Stops accepting, closes every ADS stream and waits (bounded) for the server to finish.
     pub async fn shutdown(mut self) {
         self.shutdown.send_replace(true);
+        self.checker.abort();
         if let Some(mut task) = self.task.take()
             && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
                 .await
@@ -269,6 +280,7 @@ impl ServerHandle {
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
+        self.checker.abort();
         if let Some(task) = self.task.take() {
             task.abort();
         }

@@ -63,36 +63,70 @@ pub struct Backend {
     pub port: u16,
     /// Its maintenance port.
     pub maintenance_port: u16,
-    _child: Child,
+    server_id: String,
+    child: Child,
 }
 
 /// Starts `n` servers named `backend-<i>` and waits until their health services answer.
 pub async fn start_backends(n: usize) -> Result<Vec<Backend>> {
+    start_backends_with(n, free_port).await
+}
+
+/// Like [`start_backends`], on ports outside the kernel's ephemeral range, so that
+/// [`Backend::restart`] can bind them again: while a backend is down, an ephemeral port of its
+/// could otherwise become the local port of some outgoing connection.
+pub async fn start_restartable_backends(n: usize) -> Result<Vec<Backend>> {
+    start_backends_with(n, stable_port).await
+}
+
+/// A free loopback port below the ephemeral range (Linux `ip_local_port_range`).
+pub fn stable_port() -> Result<u16> {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let range = 10_000..low.max(10_001);
+    for _ in 0..200 {
+        let port = fastrand::u16(range.clone());
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port in {range:?} after 200 tries")
+}
+
+async fn start_backends_with(n: usize, port: fn() -> Result<u16>) -> Result<Vec<Backend>> {
     let mut backends = Vec::new();
     for i in 0..n {
-        let (port, maintenance_port) = (free_port()?, free_port()?);
+        let (port, maintenance_port) = (port()?, port()?);
         let name = format!("backend-{i}");
-        let child = Command::new(env!("CARGO_BIN_EXE_xds-interop-server"))
-            .args(["--port", &port.to_string()])
-            .args(["--maintenance_port", &maintenance_port.to_string()])
-            .args(["--server_id", &format!("server-{i}")])
-            .args(["--host_name_override", &name])
-            .args(["--secure_mode", "false"])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawn xds-interop-server")?;
+        let server_id = format!("server-{i}");
+        let child = spawn_backend(&name, &server_id, port, maintenance_port)?;
         backends.push(Backend {
             name,
             port,
             maintenance_port,
-            _child: child,
+            server_id,
+            child,
         });
     }
     for b in &backends {
         connect(b.maintenance_port, Duration::from_secs(10)).await?;
     }
     Ok(backends)
+}
+
+fn spawn_backend(name: &str, server_id: &str, port: u16, maintenance_port: u16) -> Result<Child> {
+    Command::new(env!("CARGO_BIN_EXE_xds-interop-server"))
+        .args(["--port", &port.to_string()])
+        .args(["--maintenance_port", &maintenance_port.to_string()])
+        .args(["--server_id", server_id])
+        .args(["--host_name_override", name])
+        .args(["--secure_mode", "false"])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn xds-interop-server")
 }
 
 /// Names of `backends`.
@@ -123,7 +157,47 @@ pub fn endpoints_yaml_with_health(backends: &[Backend], unhealthy: &[&str]) -> S
     y
 }
 
+/// Mesh keys making the control plane health-check a cluster's endpoints the way Traffic
+/// Director does in gRPC's framework (use with [`localities_yaml`], which points the probes at the
+/// maintenance ports).
+pub const HEALTH_CHECKED: &str = "  health_check: {interval: 200ms, timeout: 1s}\n";
+
+/// YAML for the localities of a cluster: one per `(zone, priority, backends)`, each endpoint
+/// health-checked (when the cluster has `health_check`) on its maintenance port.
+pub fn localities_yaml(groups: &[(&str, u32, &[Backend])]) -> String {
+    let mut y = String::from("  localities:\n");
+    for (zone, priority, backends) in groups {
+        y.push_str(&format!(
+            "  - locality: {{zone: {zone}}}\n    priority: {priority}\n    endpoints:\n"
+        ));
+        for b in *backends {
+            y.push_str(&format!(
+                "    - {{address: '127.0.0.1:{}', health_check_port: {}}}\n",
+                b.port, b.maintenance_port
+            ));
+        }
+    }
+    y
+}
+
 impl Backend {
+    /// Kills the server process (as a stopped VM or pod would vanish) and waits until it is gone.
+    pub async fn stop(&mut self) -> Result<()> {
+        self.child.kill().await.context("kill xds-interop-server")
+    }
+
+    /// Starts the server again on the same ports and waits until its health service answers.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.child = spawn_backend(
+            &self.name,
+            &self.server_id,
+            self.port,
+            self.maintenance_port,
+        )?;
+        connect(self.maintenance_port, Duration::from_secs(10)).await?;
+        Ok(())
+    }
+
     /// `XdsUpdateHealthService.SetServing` / `SetNotServing` on the maintenance port.
     pub async fn set_serving(&self, serving: bool) -> Result<()> {
         let channel = connect(self.maintenance_port, Duration::from_secs(5)).await?;
@@ -348,6 +422,27 @@ impl Client {
                 bail!(
                     "RPCs did not go to exactly {want:?} without failures within {within:?}; \
                      last: peers {:?}, {} failures",
+                    r.rpcs_by_peer,
+                    r.num_failures
+                );
+            }
+        }
+    }
+}
+
+impl Client {
+    /// `assertRpcsEventuallyGoToGivenServers` with no servers: polls `GetClientStats(100)` until
+    /// no RPC reaches any server.
+    pub async fn wait_for_no_peer(&self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let r = self.stats(100, 5).await?;
+            if r.rpcs_by_peer.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "RPCs still reached {:?} after {within:?} ({} failures)",
                     r.rpcs_by_peer,
                     r.num_failures
                 );

@@ -277,6 +277,15 @@ pub struct Cluster {
     /// Outlier detection (gRFC A50).
     #[serde(default)]
     pub outlier_detection: Option<OutlierDetection>,
+    /// Active health checking of the endpoints by the control plane (see
+    /// [`crate::xds_server::health_check`]); results replace the endpoints' `health` in EDS.
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    /// Envoy's `ClusterLoadAssignment.policy.overprovisioning_factor` (percent, 140 = 1.4),
+    /// applied by the control plane itself because gRPC clients ignore it: a priority that is
+    /// partly unhealthy spills load into the next one (gentle failover).
+    #[serde(default)]
+    pub overprovisioning_factor: Option<u32>,
     /// Endpoints grouped by locality.
     #[serde(default)]
     pub localities: Vec<Locality>,
@@ -374,6 +383,20 @@ pub struct OutlierDetection {
     pub failure_percentage_request_volume: Option<u32>,
 }
 
+/// gRPC health checking (`grpc.health.v1.Health/Check`, service `""`) done by the control plane,
+/// like a Traffic Director health check: SERVING → HEALTHY, anything else (including no answer
+/// within `timeout`) → UNHEALTHY.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// Time between checks (default 1 s).
+    #[serde(default)]
+    pub interval: Option<MeshDuration>,
+    /// Time a check may take (default 1 s).
+    #[serde(default)]
+    pub timeout: Option<MeshDuration>,
+}
+
 /// Endpoints of one locality at one priority.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -415,9 +438,14 @@ pub struct Endpoint {
     /// Endpoint weight (default 1).
     #[serde(default)]
     pub weight: Option<u32>,
-    /// Health status reported in EDS (default healthy).
+    /// Health status reported in EDS (default healthy); with a cluster `health_check`, only
+    /// until the first check answers.
     #[serde(default)]
     pub health: Health,
+    /// Port the cluster's `health_check` probes (Envoy's
+    /// `Endpoint.health_check_config.port_value`; default the endpoint's own port).
+    #[serde(default)]
+    pub health_check_port: Option<u16>,
 }
 
 /// EDS health status.

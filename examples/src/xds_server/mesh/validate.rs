@@ -429,7 +429,37 @@ impl Validator {
                 }
             }
         }
+        self.health_check(at, c);
         self.localities(at, c);
+    }
+
+    fn health_check(&mut self, at: &str, c: &Cluster) {
+        if let Some(hc) = c.health_check {
+            for (field, value) in [("interval", hc.interval), ("timeout", hc.timeout)] {
+                if value.is_some_and(|d| d.0.is_zero()) {
+                    self.push(
+                        format!("{at}.health_check.{field}"),
+                        field,
+                        format!("health_check.{field} must be positive"),
+                    );
+                }
+            }
+        }
+        if c.overprovisioning_factor == Some(0) {
+            self.push(
+                format!("{at}.overprovisioning_factor"),
+                "overprovisioning_factor",
+                "overprovisioning_factor must be positive (percent; Envoy's default is 140)".into(),
+            );
+        }
+        let probed = c.localities.iter().flat_map(|l| &l.endpoints);
+        for ep in probed.filter(|ep| ep.health_check_port == Some(0)) {
+            self.push(
+                format!("{at}.health_check_port"),
+                &ep.address,
+                format!("health_check_port of {} must be a port 1-65535", ep.address),
+            );
+        }
     }
 
     fn localities(&mut self, at: &str, c: &Cluster) {
