@@ -41,7 +41,7 @@ use crate::telemetry::names::XDS_SHARED_TARGET;
 use crate::telemetry::{
     MetricsOptions, MetricsServer, MetricsServerError, Telemetry, TelemetryBuilder,
 };
-use crate::xds::{ClientOptions, ConnectionState, XdsClient, XdsClientMetrics};
+use crate::xds::{ClientOptions, XdsClient, XdsClientMetrics};
 
 /// The `grpc.target` of the process-wide xDS client's metrics (see [`XDS_SHARED_TARGET`]).
 const XDS_METRICS_TARGET: &str = XDS_SHARED_TARGET;
@@ -442,9 +442,10 @@ impl Drop for OwnedTask {
     }
 }
 
-/// Keeps `grpc.xds_client.connected` (gRFC A78) equal to the xDS client's stream state: 1 for
-/// the server in use while its stream is up, 0 otherwise (and 0 for a server left behind by a
-/// fallback). Ends when the client's state channel closes.
+/// Keeps `grpc.xds_client.connected` (gRFC A78) equal to whether the server in use has a working
+/// ADS stream ([`ConnectionStatus::working`](crate::xds::ConnectionStatus::working): 1 from the
+/// first response, 0 once a stream ends without a response), and 0 for a server left behind by
+/// a fallback. Ends when the client's state channel closes.
 async fn record_xds_connection(client: XdsClient, metrics: MeshMetrics) {
     let mut changes = client.watch_connection();
     let mut previous: Option<String> = None;
@@ -453,8 +454,7 @@ async fn record_xds_connection(client: XdsClient, metrics: MeshMetrics) {
         if let Some(old) = previous.as_deref().filter(|old| *old != status.server_uri) {
             metrics.xds_connected(XDS_METRICS_TARGET, old, false);
         }
-        let connected = status.state == ConnectionState::Connected;
-        metrics.xds_connected(XDS_METRICS_TARGET, &status.server_uri, connected);
+        metrics.xds_connected(XDS_METRICS_TARGET, &status.server_uri, status.working);
         previous = Some(status.server_uri);
         if changes.changed().await.is_err() {
             return;

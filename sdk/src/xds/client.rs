@@ -80,6 +80,10 @@ pub struct ConnectionStatus {
     pub streams_started: u64,
     /// ADS streams that have ended (failed, closed, or left for another server).
     pub streams_ended: u64,
+    /// Whether the server in use has a working ADS stream (gRFC A57/A78): true from the first
+    /// response on a stream until a stream ends without any response (connection failures
+    /// included); false for a server that has not answered yet.
+    pub working: bool,
 }
 
 /// A handle to the xDS client of a bootstrap's control planes. Clone freely; the streams stop

@@ -96,6 +96,7 @@ impl Group {
             server_uri: uri,
             streams_started: 0,
             streams_ended: 0,
+            working: false,
         });
         let seed = options.rng_seed;
         let rng = || seed.map(fastrand::Rng::with_seed).unwrap_or_default();

@@ -57,7 +57,11 @@ pub(crate) async fn run(
         };
         status.send_modify(|s| {
             s.state = ConnectionState::Connecting;
-            s.server_uri = server.channel.uri().to_string();
+            let uri = server.channel.uri().to_string();
+            if s.server_uri != uri {
+                s.working = false;
+            }
+            s.server_uri = uri;
             s.streams_started += 1;
         });
         let primary = selector.on_fallback().then(|| &servers[0]);
@@ -89,7 +93,12 @@ pub(crate) async fn run(
                 state.core.switch_server(servers[0].core_config.clone());
                 continue;
             }
-            StreamEnd::Closed(got_response, message) => (got_response, message),
+            StreamEnd::Closed(got_response, message) => {
+                if !got_response {
+                    status.send_modify(|s| s.working = false);
+                }
+                (got_response, message)
+            }
         };
         tracing::info!(
             server = %server.channel.uri(),
@@ -306,6 +315,9 @@ async fn stream_once(
         tokio::select! {
             message = responses.message() => match message {
                 Ok(Some(resp)) => {
+                    if !got_response {
+                        status.send_if_modified(|s| !std::mem::replace(&mut s.working, true));
+                    }
                     got_response = true;
                     backoff.reset();
                     let notes = {

@@ -154,3 +154,40 @@ async fn dropping_the_last_client_handle_stops_the_stream() {
         "request stream ends: {ended:?}"
     );
 }
+
+/// Waits (bounded) until the connection status satisfies `pred`.
+async fn status_until(client: &XdsClient, pred: impl Fn(&ConnectionStatus) -> bool) {
+    let mut changes = client.watch_connection();
+    bounded(changes.wait_for(|s| pred(s)))
+        .await
+        .expect("status channel open");
+}
+
+/// gRFC A57/A78: a server's stream is "working" from its first response, stays so when a stream
+/// that had responses breaks, and stops being so when a stream ends without any response (here:
+/// the server is gone, so connecting fails). ADS streams are counted for channelz.
+#[tokio::test]
+async fn a_stream_is_working_from_its_first_response_until_a_stream_fails_without_one() {
+    let mut server = FakeServer::start().await;
+    let client = client_for(&server);
+    let mut w = client.watch(LDS, "a");
+    let mut stream = server.next_stream().await;
+    stream.next_request().await;
+    status_until(&client, |s| s.state == ConnectionState::Connected).await;
+    let before = client.connection_status();
+    assert!(!before.working, "connected but no response yet: {before:?}");
+    assert_eq!((before.streams_started, before.streams_ended), (1, 0));
+
+    stream
+        .send(fx::response(LDS, "v1", "n1", vec![fx::listener("a", "r")]))
+        .await;
+    assert!(matches!(next_event(&mut w).await, WatchEvent::Changed(_)));
+    status_until(&client, |s| s.working).await;
+
+    drop(stream);
+    server.stop().await;
+    status_until(&client, |s| s.streams_ended >= 1).await;
+    status_until(&client, |s| !s.working && s.streams_ended >= 2).await;
+    let after = client.connection_status();
+    assert!(after.streams_started >= after.streams_ended);
+}
