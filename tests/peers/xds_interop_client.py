@@ -3,8 +3,10 @@
 Speaks the same flags as Meshwork's `xds-interop-client` (--server, --qps, --rpc, --metadata,
 --stats_port, --rpc_timeout_sec, --num_channels, --fail_on_failed_rpc; unknown flags are
 ignored): dials the `xds:///...` target with gRPC's own xDS client (bootstrap from
-GRPC_XDS_BOOTSTRAP), sends the configured RPCs at --qps, and serves
-grpc.testing.LoadBalancerStatsService and XdsUpdateClientConfigureService on --stats_port.
+GRPC_XDS_BOOTSTRAP), sends the configured RPCs at --qps, and serves on --stats_port what the
+framework's clients serve there: grpc.testing.LoadBalancerStatsService (per-request and accumulated
+stats, including the deprecated per-method maps psm-interop's circuit_breaking test reads),
+XdsUpdateClientConfigureService, and gRPC's admin services (CSDS and channelz, from grpcio-admin).
 The peer of an RPC is the `hostname` response header (else SimpleResponse.hostname).
 
 Python stubs are generated at startup with grpc_tools.protoc from proto/proto/grpc/testing into a
@@ -23,6 +25,7 @@ import time
 from concurrent import futures
 
 import grpc
+import grpc_admin
 
 PROTO_DIR = pathlib.Path(__file__).resolve().parents[2] / "proto" / "proto" / "grpc" / "testing"
 RPC_NAMES = {"EmptyCall": "EMPTY_CALL", "UnaryCall": "UNARY_CALL"}
@@ -122,6 +125,7 @@ class State:
         self.codes = {}
         self.rpcs = [r for r in args.rpc.split(",") if r]
         self.metadata = parse_metadata(args.metadata)
+        self.default_timeout = args.rpc_timeout_sec
         self.timeout = args.rpc_timeout_sec
         self.fail_on_failed = args.fail_on_failed_rpc
         self.any_success = False
@@ -249,8 +253,8 @@ def configure_servicer(state):
             with state.lock:
                 state.rpcs = [names[t] for t in request.types]
                 state.metadata = metadata
-                if request.timeout_sec > 0:
-                    state.timeout = request.timeout_sec
+                # 0 means the --rpc_timeout_sec default, as in the framework's clients.
+                state.timeout = request.timeout_sec or state.default_timeout
             return messages_pb2.ClientConfigureResponse()
 
     return Configure()
@@ -266,6 +270,7 @@ def main():
     test_pb2_grpc.add_XdsUpdateClientConfigureServiceServicer_to_server(
         configure_servicer(state), server
     )
+    grpc_admin.add_admin_servicers(server)
     if server.add_insecure_port(f"0.0.0.0:{args.stats_port}") == 0:
         raise SystemExit(f"cannot bind the stats port {args.stats_port}")
     server.start()
