@@ -62,7 +62,9 @@ def load_stubs():
         shutil.rmtree(work, ignore_errors=True)
 
 
-messages_pb2, empty_pb2, test_pb2, test_pb2_grpc = load_stubs()
+# Filled in by main() once the stats port is bound (stub generation takes a while, and the port
+# the test harness picked must be claimed before anything else on the host can take it).
+messages_pb2 = empty_pb2 = test_pb2 = test_pb2_grpc = None
 
 
 def parse_bool(value):
@@ -137,7 +139,8 @@ class State:
             key = RPC_NAMES[rpc]
             self.started[key] = self.started.get(key, 0) + 1
             watchers = [w for w in self.watchers if w.start <= rpc_id < w.end]
-            return rpc_id, watchers
+            # Metadata and timeout of one Configure, never half of each.
+            return rpc_id, watchers, self.metadata.get(rpc, ()), self.timeout
 
     def finish(self, rpc, watchers, peer, code):
         key = RPC_NAMES[rpc]
@@ -157,7 +160,7 @@ class State:
 
 
 def send(state, channel, rpc):
-    rpc_id, watchers = state.begin(rpc)
+    _rpc_id, watchers, metadata, timeout = state.begin(rpc)
     if rpc == "EmptyCall":
         call = channel.unary_unary(
             "/grpc.testing.TestService/EmptyCall",
@@ -172,7 +175,7 @@ def send(state, channel, rpc):
             response_deserializer=messages_pb2.SimpleResponse.FromString,
         )
         request = messages_pb2.SimpleRequest(fill_server_id=True)
-    future = call.future(request, timeout=state.timeout, metadata=state.metadata.get(rpc, ()))
+    future = call.future(request, timeout=timeout, metadata=metadata)
 
     def done(f):
         code = f.code() or grpc.StatusCode.UNKNOWN
@@ -261,18 +264,20 @@ def configure_servicer(state):
 
 
 def main():
+    global messages_pb2, empty_pb2, test_pb2, test_pb2_grpc
     args = parse_args()
     if not os.environ.get("GRPC_XDS_BOOTSTRAP") and not os.environ.get("GRPC_XDS_BOOTSTRAP_CONFIG"):
         raise SystemExit("GRPC_XDS_BOOTSTRAP is not set")
-    state = State(args)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    if server.add_insecure_port(f"0.0.0.0:{args.stats_port}") == 0:
+        raise SystemExit(f"cannot bind the stats port {args.stats_port}")
+    messages_pb2, empty_pb2, test_pb2, test_pb2_grpc = load_stubs()
+    state = State(args)
     test_pb2_grpc.add_LoadBalancerStatsServiceServicer_to_server(stats_servicer(state), server)
     test_pb2_grpc.add_XdsUpdateClientConfigureServiceServicer_to_server(
         configure_servicer(state), server
     )
     grpc_admin.add_admin_servicers(server)
-    if server.add_insecure_port(f"0.0.0.0:{args.stats_port}") == 0:
-        raise SystemExit(f"cannot bind the stats port {args.stats_port}")
     server.start()
     channels = [grpc.insecure_channel(args.server) for _ in range(max(args.num_channels, 1))]
     threading.Thread(target=run_load, args=(state, channels, args.qps), daemon=True).start()
