@@ -3,15 +3,26 @@
 //! the in-process dev control plane, and each case asserts the framework's thresholds through the
 //! client's stats, configure and CSDS services only.
 
+#[macro_use]
 #[path = "interop_conformance/harness.rs"]
 mod harness;
 
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use harness::{
-    ClientKind, control_plane, endpoints_yaml, names, start_backends, start_client, start_client_of,
+    CLIENT_IP, ClientKind, control_plane, endpoints_yaml, names, start_backends, start_client_of,
 };
+use meshwork_proto::envoy::admin::v3::ClientResourceStatus;
+use meshwork_proto::envoy::config::cluster::v3::Cluster;
+use meshwork_proto::envoy::config::cluster::v3::cluster::{ClusterDiscoveryType, DiscoveryType};
+use meshwork_proto::envoy::config::endpoint::v3::ClusterLoadAssignment;
+use meshwork_proto::envoy::config::listener::v3::Listener;
+use meshwork_proto::envoy::config::route::v3::RouteConfiguration;
+use meshwork_proto::envoy::service::status::v3::ClientConfig;
+use meshwork_proto::google::protobuf::value::Kind;
+use meshwork_proto::grpc_testing::client_configure_request::RpcType;
+use prost::Message;
 
 const TARGET: &str = "xds:///interop-test:8080";
 const CONVERGE: Duration = Duration::from_secs(20);
@@ -50,16 +61,22 @@ async fn round_robin_case(kind: ClientKind) -> Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn csds() -> Result<()> {
+/// psm-interop `tests/url_map/csds_test.py`: 50 RPCs of both types all succeed, and the CSDS dump
+/// on the stats port echoes the node (metadata `INSTANCE_IP`), names the Listener after the target,
+/// holds a RouteConfiguration with virtual hosts, exactly one EDS Cluster and one endpoint, every
+/// resource ACKed.
+async fn csds_case(kind: ClientKind) -> Result<()> {
     let backends = start_backends(1).await?;
     let cp = control_plane(&one_cluster_mesh("", &backends)).await?;
-    let client = start_client(&cp, TARGET, &[]).await?;
+    let client = start_client_of(&kind, &cp, TARGET, &[]).await?;
     client.wait_for_peers(&names(&backends), CONVERGE).await?;
+    client
+        .configure(&[RpcType::UnaryCall, RpcType::EmptyCall], &[], 0)
+        .await?;
     let r = client.stats(50, 10).await?;
     ensure!(
         r.num_failures == 0 && r.rpcs_by_peer.values().sum::<i32>() == 50,
-        "{r:?}"
+        "50 RPCs should all succeed: {r:?}"
     );
     let dump = client.csds().await?;
     ensure!(
@@ -67,42 +84,65 @@ async fn csds() -> Result<()> {
         "one ClientConfig expected: {dump:?}"
     );
     let config = &dump.config[0];
+    let node = config.node.clone().unwrap_or_default();
+    ensure!(node.id == "interop-client", "node: {node:?}");
+    let instance_ip = node
+        .metadata
+        .as_ref()
+        .and_then(|m| m.fields.get("INSTANCE_IP"))
+        .and_then(|v| v.kind.clone());
     ensure!(
-        config
-            .node
-            .as_ref()
-            .is_some_and(|n| n.id == "interop-client"),
-        "node: {:?}",
-        config.node
+        instance_ip == Some(Kind::StringValue(CLIENT_IP.to_owned())),
+        "node metadata should carry INSTANCE_IP {CLIENT_IP}: {node:?}"
     );
-    let resources = &config.generic_xds_configs;
-    for kind in [
-        "Listener",
-        "RouteConfiguration",
-        "Cluster",
-        "ClusterLoadAssignment",
-    ] {
-        let of_kind: Vec<_> = resources
-            .iter()
-            .filter(|r| r.type_url.ends_with(&format!(".{kind}")))
-            .collect();
-        ensure!(
-            of_kind.len() == 1,
-            "exactly one {kind} expected: {resources:#?}"
-        );
-        ensure!(
-            of_kind[0].client_status == 3,
-            "{kind} not ACKED: {:?}",
-            of_kind[0]
-        );
-        ensure!(of_kind[0].xds_config.is_some(), "{kind} without its config");
-    }
-    let lds = resources.iter().find(|r| r.type_url.ends_with(".Listener"));
+    let listener: Listener = only_resource(config, "Listener")?;
     ensure!(
-        lds.is_some_and(|l| l.name.contains("interop-test")),
-        "LDS name: {lds:?}"
+        listener.name == "interop-test:8080",
+        "LDS name: {}",
+        listener.name
     );
+    let routes: RouteConfiguration = only_resource(config, "RouteConfiguration")?;
+    ensure!(
+        !routes.virtual_hosts.is_empty(),
+        "RDS without virtual hosts"
+    );
+    let cluster: Cluster = only_resource(config, "Cluster")?;
+    ensure!(
+        cluster.cluster_discovery_type
+            == Some(ClusterDiscoveryType::Type(DiscoveryType::Eds as i32)),
+        "CDS type should be EDS: {cluster:?}"
+    );
+    let assignment: ClusterLoadAssignment = only_resource(config, "ClusterLoadAssignment")?;
+    let endpoints: usize = assignment
+        .endpoints
+        .iter()
+        .map(|l| l.lb_endpoints.len())
+        .sum();
+    ensure!(endpoints == 1, "one endpoint expected: {assignment:?}");
     Ok(())
+}
+
+/// The one resource of type `kind` in `config`, ACKed, decoded.
+fn only_resource<M: Message + Default>(config: &ClientConfig, kind: &str) -> Result<M> {
+    let of_kind: Vec<_> = config
+        .generic_xds_configs
+        .iter()
+        .filter(|r| r.type_url.ends_with(&format!(".{kind}")))
+        .collect();
+    let [resource] = of_kind[..] else {
+        bail!(
+            "exactly one {kind} expected: {:#?}",
+            config.generic_xds_configs
+        );
+    };
+    ensure!(
+        resource.client_status == ClientResourceStatus::Acked as i32,
+        "{kind} not ACKED: {resource:?}"
+    );
+    let Some(any) = &resource.xds_config else {
+        bail!("{kind} without its config: {resource:?}");
+    };
+    M::decode(any.value.as_slice()).with_context(|| format!("decode the dumped {kind}"))
 }
 
 async fn traffic_splitting_case(kind: ClientKind) -> Result<()> {
@@ -183,27 +223,8 @@ async fn header_matching_case(kind: ClientKind) -> Result<()> {
     .await
 }
 
-/// Each case twice: with Meshwork's `xds-interop-client`, and with gRPC's reference client
-/// (`tests/peers/xds_interop_client.py`, Python grpcio C-core), skipped with a note only when
-/// `MESHWORK_PYTHON` is unset.
-macro_rules! with_both_clients {
-    ($($case:ident, $ours:ident, $reference:ident;)*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $ours() -> Result<()> {
-            $case(ClientKind::Meshwork).await
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $reference() -> Result<()> {
-            match ClientKind::reference(stringify!($ours)) {
-                Some(kind) => $case(kind).await,
-                None => Ok(()),
-            }
-        }
-    )*};
-}
-
 with_both_clients! {
+    csds_case, csds, csds_with_reference_client;
     ping_pong_case, ping_pong, ping_pong_with_reference_client;
     round_robin_case, round_robin, round_robin_with_reference_client;
     traffic_splitting_case, traffic_splitting, traffic_splitting_with_reference_client;

@@ -3,8 +3,10 @@
 Speaks the same flags as Meshwork's `xds-interop-client` (--server, --qps, --rpc, --metadata,
 --stats_port, --rpc_timeout_sec, --num_channels, --fail_on_failed_rpc; unknown flags are
 ignored): dials the `xds:///...` target with gRPC's own xDS client (bootstrap from
-GRPC_XDS_BOOTSTRAP), sends the configured RPCs at --qps, and serves
-grpc.testing.LoadBalancerStatsService and XdsUpdateClientConfigureService on --stats_port.
+GRPC_XDS_BOOTSTRAP), sends the configured RPCs at --qps, and serves on --stats_port what the
+framework's clients serve there: grpc.testing.LoadBalancerStatsService (per-request and accumulated
+stats, including the deprecated per-method maps psm-interop's circuit_breaking test reads),
+XdsUpdateClientConfigureService, and gRPC's admin services (CSDS and channelz, from grpcio-admin).
 The peer of an RPC is the `hostname` response header (else SimpleResponse.hostname).
 
 Python stubs are generated at startup with grpc_tools.protoc from proto/proto/grpc/testing into a
@@ -23,6 +25,7 @@ import time
 from concurrent import futures
 
 import grpc
+import grpc_admin
 
 PROTO_DIR = pathlib.Path(__file__).resolve().parents[2] / "proto" / "proto" / "grpc" / "testing"
 RPC_NAMES = {"EmptyCall": "EMPTY_CALL", "UnaryCall": "UNARY_CALL"}
@@ -59,7 +62,9 @@ def load_stubs():
         shutil.rmtree(work, ignore_errors=True)
 
 
-messages_pb2, empty_pb2, test_pb2, test_pb2_grpc = load_stubs()
+# Filled in by main() once the stats port is bound (stub generation takes a while, and the port
+# the test harness picked must be claimed before anything else on the host can take it).
+messages_pb2 = empty_pb2 = test_pb2 = test_pb2_grpc = None
 
 
 def parse_bool(value):
@@ -122,6 +127,7 @@ class State:
         self.codes = {}
         self.rpcs = [r for r in args.rpc.split(",") if r]
         self.metadata = parse_metadata(args.metadata)
+        self.default_timeout = args.rpc_timeout_sec
         self.timeout = args.rpc_timeout_sec
         self.fail_on_failed = args.fail_on_failed_rpc
         self.any_success = False
@@ -133,7 +139,8 @@ class State:
             key = RPC_NAMES[rpc]
             self.started[key] = self.started.get(key, 0) + 1
             watchers = [w for w in self.watchers if w.start <= rpc_id < w.end]
-            return rpc_id, watchers
+            # Metadata and timeout of one Configure, never half of each.
+            return rpc_id, watchers, self.metadata.get(rpc, ()), self.timeout
 
     def finish(self, rpc, watchers, peer, code):
         key = RPC_NAMES[rpc]
@@ -153,7 +160,7 @@ class State:
 
 
 def send(state, channel, rpc):
-    rpc_id, watchers = state.begin(rpc)
+    _rpc_id, watchers, metadata, timeout = state.begin(rpc)
     if rpc == "EmptyCall":
         call = channel.unary_unary(
             "/grpc.testing.TestService/EmptyCall",
@@ -168,7 +175,7 @@ def send(state, channel, rpc):
             response_deserializer=messages_pb2.SimpleResponse.FromString,
         )
         request = messages_pb2.SimpleRequest(fill_server_id=True)
-    future = call.future(request, timeout=state.timeout, metadata=state.metadata.get(rpc, ()))
+    future = call.future(request, timeout=timeout, metadata=metadata)
 
     def done(f):
         code = f.code() or grpc.StatusCode.UNKNOWN
@@ -249,25 +256,28 @@ def configure_servicer(state):
             with state.lock:
                 state.rpcs = [names[t] for t in request.types]
                 state.metadata = metadata
-                if request.timeout_sec > 0:
-                    state.timeout = request.timeout_sec
+                # 0 means the --rpc_timeout_sec default, as in the framework's clients.
+                state.timeout = request.timeout_sec or state.default_timeout
             return messages_pb2.ClientConfigureResponse()
 
     return Configure()
 
 
 def main():
+    global messages_pb2, empty_pb2, test_pb2, test_pb2_grpc
     args = parse_args()
     if not os.environ.get("GRPC_XDS_BOOTSTRAP") and not os.environ.get("GRPC_XDS_BOOTSTRAP_CONFIG"):
         raise SystemExit("GRPC_XDS_BOOTSTRAP is not set")
-    state = State(args)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    if server.add_insecure_port(f"0.0.0.0:{args.stats_port}") == 0:
+        raise SystemExit(f"cannot bind the stats port {args.stats_port}")
+    messages_pb2, empty_pb2, test_pb2, test_pb2_grpc = load_stubs()
+    state = State(args)
     test_pb2_grpc.add_LoadBalancerStatsServiceServicer_to_server(stats_servicer(state), server)
     test_pb2_grpc.add_XdsUpdateClientConfigureServiceServicer_to_server(
         configure_servicer(state), server
     )
-    if server.add_insecure_port(f"0.0.0.0:{args.stats_port}") == 0:
-        raise SystemExit(f"cannot bind the stats port {args.stats_port}")
+    grpc_admin.add_admin_servicers(server)
     server.start()
     channels = [grpc.insecure_channel(args.server) for _ in range(max(args.num_channels, 1))]
     threading.Thread(target=run_load, args=(state, channels, args.qps), daemon=True).start()

@@ -308,7 +308,7 @@ pub async fn start_client_of(
         "meshwork-interop-bootstrap-{}-{stats_port}.json",
         std::process::id()
     ));
-    std::fs::write(&path, server.bootstrap_json("interop-client"))
+    std::fs::write(&path, client_bootstrap(server)?)
         .with_context(|| format!("write {}", path.display()))?;
     let mut defaults = vec![];
     if !flags.contains(&"--qps") {
@@ -332,6 +332,25 @@ pub async fn start_client_of(
         child,
         _bootstrap: TempFile(path),
     })
+}
+
+/// The address the client reports as `INSTANCE_IP` in its node metadata.
+pub const CLIENT_IP: &str = "127.0.0.1";
+
+/// The client's bootstrap: node `interop-client` on `server`, with node metadata `INSTANCE_IP` as
+/// psm-interop's bootstrap generator writes it (the csds case expects CSDS to echo it).
+fn client_bootstrap(server: &ServerHandle) -> Result<String> {
+    let mut bootstrap: serde_json::Value =
+        serde_json::from_str(&server.bootstrap_json("interop-client"))
+            .context("parse the dev control plane's bootstrap")?;
+    let Some(node) = bootstrap.get_mut("node").and_then(|n| n.as_object_mut()) else {
+        bail!("the dev control plane's bootstrap has no node object: {bootstrap}");
+    };
+    node.insert(
+        "metadata".to_owned(),
+        serde_json::json!({ "INSTANCE_IP": CLIENT_IP }),
+    );
+    Ok(serde_json::to_string_pretty(&bootstrap)?)
 }
 
 impl Client {
@@ -470,4 +489,26 @@ pub fn codes_between(
         .map(|(code, n)| (*code, n - old.get(code).copied().unwrap_or(0)))
         .filter(|(_, n)| *n > 0)
         .collect()
+}
+
+/// Defines each case twice: `$ours` with Meshwork's `xds-interop-client`, and `$reference` with
+/// gRPC's reference client (`tests/peers/xds_interop_client.py`, Python grpcio C-core), which is
+/// skipped with a note only when `MESHWORK_PYTHON` is unset. `$case` is an `async fn(ClientKind)
+/// -> Result<()>`. Test crates that use it declare the harness `#[macro_use]`.
+#[allow(unused_macros)]
+macro_rules! with_both_clients {
+    ($($case:ident, $ours:ident, $reference:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $ours() -> anyhow::Result<()> {
+            $case(harness::ClientKind::Meshwork).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $reference() -> anyhow::Result<()> {
+            match harness::ClientKind::reference(stringify!($ours)) {
+                Some(kind) => $case(kind).await,
+                None => Ok(()),
+            }
+        }
+    )*};
 }
