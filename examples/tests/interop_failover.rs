@@ -245,12 +245,8 @@ async fn change_backend_service() -> Result<()> {
     change_backend_service_case(ClientKind::Meshwork).await
 }
 
-/// The routing half passes with the reference client; the CSDS half cannot yet: the peer
-/// (`tests/peers/xds_interop_client.py`) serves no `ClientStatusDiscoveryService` (gRPC's own
-/// interop clients register it through grpcio-admin / grpcio-csds), so `FetchClientStatus` is
-/// UNIMPLEMENTED. Run with `--ignored` once the peer serves CSDS.
+/// With the reference client, CSDS comes from grpcio-admin on the peer's stats port.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "tests/peers/xds_interop_client.py serves no CSDS yet (needs grpcio-csds)"]
 async fn change_backend_service_with_reference_client() -> Result<()> {
     match ClientKind::reference("change_backend_service") {
         Some(kind) => change_backend_service_case(kind).await,

@@ -3,8 +3,7 @@
 //! `tests/outlier_detection_test.py`, `tests/affinity_test.py`) on loopback: real
 //! `xds-interop-server` / `xds-interop-client` processes and the in-process dev control plane,
 //! asserted through the client's stats and configure services only. Every case runs with both
-//! Meshwork's client and gRPC's reference client (`<case>_with_reference_client`; the
-//! reference run of timeout is ignored for now, see [`timeout_with_reference_client`]).
+//! Meshwork's client and gRPC's reference client (`<case>_with_reference_client`).
 //!
 //! Thresholds are the framework's (circuit breaking 500 / 1000 → 800 at qps 100, outlier
 //! detection `interval 2s, successRateRequestVolume 20`, retry over 10 RPCs); only waits that
@@ -404,13 +403,9 @@ async fn timeout() -> Result<()> {
     timeout_case(ClientKind::Meshwork).await
 }
 
-/// Ignored until the interop server reports its own deadline expiry as DEADLINE_EXCEEDED:
-/// tonic's server enforces the request's `grpc-timeout` and answers CANCELLED ("Timeout
-/// expired"); on a loaded host that answer beats gRPC C-core's own deadline timer for a few of
-/// the 1 s app-timeout RPCs (3–10 of 40 seen in about half of the full-suite runs), while C-core
-/// and Go servers answer DEADLINE_EXCEEDED. Run it with `--ignored`.
+/// The interop server answers its own expired deadline with DEADLINE_EXCEEDED (as C-core and Go
+/// servers do), so C-core's client sees that code whichever side's timer fires first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky under load: the interop server answers CANCELLED at its grpc-timeout"]
 async fn timeout_with_reference_client() -> Result<()> {
     match ClientKind::reference("timeout") {
         Some(kind) => timeout_case(kind).await,

@@ -87,6 +87,42 @@ pub async fn carry_out(plan: Plan) -> Result<(), Status> {
     }
 }
 
+/// The deadline the caller sent (`grpc-timeout`: digits then `H`, `M`, `S`, `m`, `u` or `n`);
+/// `None` without one or when it cannot be read (the call then runs unbounded, as before).
+pub fn deadline(metadata: &MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Plans and carries out the request's `rpc-behavior` within the caller's deadline: past it the
+/// call ends with DEADLINE_EXCEEDED, as gRPC servers report an expired deadline.
+pub async fn behave(metadata: &MetadataMap, hostname: &str) -> Result<(), Status> {
+    let plan = plan(metadata, hostname)?;
+    match deadline(metadata) {
+        None => carry_out(plan).await,
+        Some(limit) => tokio::time::timeout(limit, carry_out(plan))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Status::deadline_exceeded(format!(
+                    "the caller's deadline of {limit:?} expired while the server carried out                      rpc-behavior"
+                )))
+            }),
+    }
+}
+
 /// The greeter parser reads `sleep-N` as milliseconds; the interop language means seconds.
 fn in_seconds(mut value: RpcBehavior) -> RpcBehavior {
     for d in &mut value.directives {
@@ -134,6 +170,34 @@ mod tests {
         );
         m.insert(PREVIOUS_ATTEMPTS, "4".parse().unwrap());
         assert_eq!(plan(&m, "a").unwrap(), Plan::Answer(Duration::ZERO));
+    }
+
+    #[test]
+    fn grpc_timeout_units() {
+        let mut m = MetadataMap::new();
+        for (text, want) in [
+            ("1S", Some(Duration::from_secs(1))),
+            ("250m", Some(Duration::from_millis(250))),
+            ("3M", Some(Duration::from_secs(180))),
+            ("7u", Some(Duration::from_micros(7))),
+            ("S", None),
+            ("123456789S", None),
+            ("5x", None),
+        ] {
+            m.insert("grpc-timeout", text.parse().unwrap());
+            assert_eq!(deadline(&m), want, "{text}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn behaviour_past_the_deadline_is_deadline_exceeded() {
+        let mut m = md(&["sleep-2"]);
+        m.insert("grpc-timeout", "1S".parse().unwrap());
+        let err = behave(&m, "a").await.unwrap_err();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
+        let mut quick = md(&["sleep-1"]);
+        quick.insert("grpc-timeout", "2S".parse().unwrap());
+        assert!(behave(&quick, "a").await.is_ok());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
 use meshwork_proto::grpc_testing::test_service_server::{TestService, TestServiceServer};
 use meshwork_proto::grpc_testing::xds_update_health_service_server::{
     XdsUpdateHealthService, XdsUpdateHealthServiceServer,
@@ -21,13 +23,13 @@ use meshwork_proto::grpc_testing::{
     StreamingInputCallResponse, StreamingOutputCallRequest,
 };
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
+use tonic::service::Routes;
 use tonic::{Request, Response, Status, Streaming};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use super::behavior::{carry_out, plan};
+use super::behavior::behave;
 use super::streaming::{self, ResponseStream};
 
 /// Response header naming the server that answered.
@@ -77,13 +79,13 @@ pub enum ServerError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The gRPC server failed.
-    #[error("server on {addr} failed: {source}")]
-    Serve {
+    /// Accepting connections failed.
+    #[error("server on {addr} cannot accept connections: {source}")]
+    Accept {
         /// The address.
         addr: SocketAddr,
-        /// The transport error.
-        source: tonic::transport::Error,
+        /// The OS error.
+        source: std::io::Error,
     },
 }
 
@@ -121,7 +123,7 @@ impl InteropTestService {
 #[tonic::async_trait]
 impl TestService for InteropTestService {
     async fn empty_call(&self, request: Request<Empty>) -> Result<Response<Empty>, Status> {
-        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        behave(request.metadata(), &self.hostname).await?;
         Ok(self.answer(Empty {}))
     }
 
@@ -129,7 +131,7 @@ impl TestService for InteropTestService {
         &self,
         request: Request<SimpleRequest>,
     ) -> Result<Response<SimpleResponse>, Status> {
-        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        behave(request.metadata(), &self.hostname).await?;
         let req = request.into_inner();
         if let Some(status) = streaming::requested_status(req.response_status.as_ref()) {
             return Err(status);
@@ -156,7 +158,7 @@ impl TestService for InteropTestService {
         &self,
         request: Request<StreamingOutputCallRequest>,
     ) -> Result<Response<ResponseStream>, Status> {
-        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        behave(request.metadata(), &self.hostname).await?;
         Ok(self.answer(streaming::output(request.into_inner())))
     }
 
@@ -164,7 +166,7 @@ impl TestService for InteropTestService {
         &self,
         request: Request<Streaming<StreamingInputCallRequest>>,
     ) -> Result<Response<StreamingInputCallResponse>, Status> {
-        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        behave(request.metadata(), &self.hostname).await?;
         let aggregated_payload_size = streaming::input(request.into_inner()).await?;
         Ok(self.answer(StreamingInputCallResponse {
             aggregated_payload_size,
@@ -177,7 +179,7 @@ impl TestService for InteropTestService {
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
-        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        behave(request.metadata(), &self.hostname).await?;
         Ok(self.answer(streaming::full_duplex(request.into_inner())))
     }
 
@@ -187,7 +189,7 @@ impl TestService for InteropTestService {
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<ResponseStream>, Status> {
-        carry_out(plan(request.metadata(), &self.hostname)?).await?;
+        behave(request.metadata(), &self.hostname).await?;
         Ok(self.answer(streaming::half_duplex(request.into_inner())))
     }
 
@@ -281,23 +283,18 @@ pub async fn run(
     };
     let main = bind(args.port).await?;
     tracing::info!(port = args.port, %hostname, "xds-interop-server listening");
+    let maintenance_routes =
+        Routes::new(health).add_service(XdsUpdateHealthServiceServer::new(switch));
     if args.maintenance_port == args.port {
-        let router = tonic::transport::Server::builder()
-            .add_service(test)
-            .add_service(health)
-            .add_service(XdsUpdateHealthServiceServer::new(switch));
-        tokio::try_join!(trigger, serve(router, main, wait()))?;
+        let routes = maintenance_routes.add_service(test);
+        tokio::try_join!(trigger, serve(routes, main, wait()))?;
         return Ok(());
     }
     let maintenance = bind(args.maintenance_port).await?;
-    let test_router = tonic::transport::Server::builder().add_service(test);
-    let maintenance_router = tonic::transport::Server::builder()
-        .add_service(health)
-        .add_service(XdsUpdateHealthServiceServer::new(switch));
     tokio::try_join!(
         trigger,
-        serve(test_router, main, wait()),
-        serve(maintenance_router, maintenance, wait())
+        serve(Routes::new(test), main, wait()),
+        serve(maintenance_routes, maintenance, wait())
     )?;
     Ok(())
 }
@@ -310,13 +307,33 @@ async fn bind(port: u16) -> Result<(SocketAddr, TcpListener), ServerError> {
     Ok((addr, listener))
 }
 
+/// Serves `routes` over HTTP/2 on `listener` until `shutdown`, then drops every connection.
+///
+/// Plain hyper rather than tonic's transport server: that one enforces `grpc-timeout` itself and
+/// answers CANCELLED, where gRPC servers answer DEADLINE_EXCEEDED (which the interop `timeout`
+/// case expects); the handlers here enforce the deadline ([`behave`]). No limit on concurrent
+/// streams, so `keep-open` calls can pile up as the circuit-breaking case needs.
 async fn serve(
-    router: tonic::transport::server::Router,
+    routes: Routes,
     (addr, listener): (SocketAddr, TcpListener),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
-    router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
-        .map_err(|source| ServerError::Serve { addr, source })
+    let service = TowerToHyperService::new(routes);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => accepted.map_err(|source| ServerError::Accept { addr, source })?,
+        };
+        while connections.try_join_next().is_some() {}
+        let service = service.clone();
+        connections.spawn(async move {
+            let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            http2.max_concurrent_streams(None);
+            if let Err(e) = http2.serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
 }
