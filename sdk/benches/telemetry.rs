@@ -13,7 +13,8 @@
 //! G10): metrics cost ≤ 1 µs per RPC and a CPU ratio on/off ≤ 1.05 for a real RPC. Without
 //! `--bench` (e.g. under `cargo test --all-targets`) a quick smoke run checks that the loops
 //! work. `MESHWORK_BENCH_ARM=off|metrics|metrics+spans` runs one in-memory arm (client +
-//! server) only and skips the rest, for profiling.
+//! server) only and skips the rest; `MESHWORK_BENCH_LOOPBACK=off|metrics` runs one loopback
+//! arm only (100k RPCs with `--bench`), for profiling.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -196,6 +197,15 @@ fn main() {
             ("server", Side::Server),
             ("client + server", Side::Both),
         ];
+        if let Ok(arm) = std::env::var("MESHWORK_BENCH_LOOPBACK") {
+            let t = if arm == "off" { &off } else { &metrics };
+            let n = if full_run() { 100_000 } else { 30 };
+            match loopback::single(t, n).await {
+                Ok(ns) => println!("loopback {arm}: {ns:.0} CPU ns/RPC"),
+                Err(e) => eprintln!("loopback arm failed: {e}"),
+            }
+            return;
+        }
         // `MESHWORK_BENCH_ARM=metrics` runs one arm only (e.g. under `perf record`).
         let only = std::env::var("MESHWORK_BENCH_ARM").ok();
         let mut best = [[f64::MAX; 3]; 3];

@@ -103,6 +103,13 @@ async fn segment(client: &mut GreeterClient<Client>, n: u32) -> Result<f64, BoxE
     Ok((cpu_ns()? - before) / f64::from(n))
 }
 
+/// Runs `n` RPCs through `telemetry`'s arm only, for `perf record`; returns CPU ns per RPC.
+pub async fn single(telemetry: &Telemetry, n: u32) -> Result<f64, BoxError> {
+    let mut client = arm(telemetry).await?;
+    segment(&mut client, n / 4 + 1).await?;
+    segment(&mut client, n).await
+}
+
 /// Runs `blocks` ABBA blocks of `n` RPCs per segment; `on` must record metrics.
 pub async fn run(on: &Telemetry, n: u32, blocks: usize) -> Result<Report, BoxError> {
     let off = Telemetry::disabled();
