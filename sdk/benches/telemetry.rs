@@ -1,13 +1,20 @@
-//! Cost of telemetry per RPC: the client call + attempt layers and the server layer around an
+//! Cost of telemetry per RPC, interleaved arms in one run.
+//!
+//! In memory: the client call + attempt layers, the server layer, and both together, around an
 //! in-memory tower service that answers a canned gRPC response (one 64-byte message + OK
 //! trailers), with telemetry on (A66 metrics into a Prometheus reader), on with spans (SDK
-//! tracer, no exporter), and off (`Telemetry::disabled()`), interleaved in the same run.
+//! tracer, no exporter), and off (`Telemetry::disabled()`). One thread, busy loop, so wall time
+//! ≈ CPU time; best of several rounds.
 //!
-//! Run: `cargo bench -p meshwork --bench telemetry` (release). Prints ns per RPC (best of several
-//! rounds; one thread, busy loop, so wall time ≈ CPU time) and the on/off ratios. Goal
-//! (performance-anchors.md G10): metrics cost ≤ 1 µs per RPC. Without `--bench` (e.g. under
-//! `cargo test --all-targets`) a quick smoke run checks that the loop works.
-//! `MESHWORK_BENCH_ARM=off|metrics|metrics+spans` runs a single arm, for profiling.
+//! Loopback (`telemetry/loopback.rs`): a tonic greeter over 127.0.0.1, metrics on vs off, CPU
+//! per RPC from `getrusage`, ABBA blocks, median per-block ratio.
+//!
+//! Run: `cargo bench -p meshwork --bench telemetry` (release). Goal (performance-anchors.md
+//! G10): metrics cost ≤ 1 µs per RPC and a CPU ratio on/off ≤ 1.05 for a real RPC. Without
+//! `--bench` (e.g. under `cargo test --all-targets`) a quick smoke run checks that the loops
+//! work. `MESHWORK_BENCH_ARM=off|metrics|metrics+spans` runs one in-memory arm (client +
+//! server) only and skips the rest; `MESHWORK_BENCH_LOOPBACK=off|metrics` runs one loopback
+//! arm only (100k RPCs with `--bench`), for profiling.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -25,13 +32,16 @@ use meshwork::telemetry::{
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
+#[path = "telemetry/loopback.rs"]
+mod loopback;
+
 fn full_run() -> bool {
     static FULL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FULL.get_or_init(|| std::env::args().any(|a| a == "--bench"))
 }
 
 fn rpcs() -> u32 {
-    if full_run() { 200_000 } else { 500 }
+    if full_run() { 100_000 } else { 500 }
 }
 
 fn rounds() -> usize {
@@ -89,29 +99,72 @@ fn request() -> Request<Frames> {
     req
 }
 
-/// ns per RPC through client (call + attempt) and server layers sharing `telemetry`.
-async fn run(telemetry: &Telemetry, n: u32) -> f64 {
-    let target = "dns:///bench:50051";
-    let server = ServerMetricsLayer::new(telemetry).layer(service_fn(backend));
-    let mut client = ServiceBuilder::new()
-        .layer(CallMetricsLayer::new(telemetry, target))
-        .layer(AttemptMetricsLayer::new(telemetry, target))
-        .service(service_fn(move |r: Request<tonic::body::Body>| {
-            let mut server = server.clone();
-            async move { server.call(r).await }
-        }));
+/// Which layers an in-memory run goes through.
+#[derive(Clone, Copy)]
+enum Side {
+    Client,
+    Server,
+    Both,
+}
+
+/// ns per RPC for `n` RPCs through `svc`.
+async fn drive<S, RB>(svc: &mut S, n: u32) -> f64
+where
+    S: Service<Request<Frames>, Response = Response<RB>, Error = Infallible>,
+    RB: Body,
+{
     let start = Instant::now();
     for _ in 0..n {
-        let svc = match ServiceExt::<Request<Frames>>::ready(&mut client).await {
+        let ready = match ServiceExt::<Request<Frames>>::ready(&mut *svc).await {
             Ok(s) => s,
             Err(e) => match e {},
         };
-        match svc.call(request()).await {
+        match ready.call(request()).await {
             Ok(response) => drain(response.into_body()).await,
             Err(e) => match e {},
         }
     }
     start.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
+/// The client's call + attempt layers.
+fn client_layers(
+    telemetry: &Telemetry,
+    target: &str,
+) -> ServiceBuilder<
+    tower::layer::util::Stack<
+        AttemptMetricsLayer,
+        tower::layer::util::Stack<CallMetricsLayer, tower::layer::util::Identity>,
+    >,
+> {
+    ServiceBuilder::new()
+        .layer(CallMetricsLayer::new(telemetry, target))
+        .layer(AttemptMetricsLayer::new(telemetry, target))
+}
+
+/// ns per RPC through the `side` layers, all sharing `telemetry`.
+async fn run(telemetry: &Telemetry, side: Side, n: u32) -> f64 {
+    let target = "dns:///bench:50051";
+    let client = |inner| client_layers(telemetry, target).service(inner);
+    let client2 = |inner| client_layers(telemetry, target).service(inner);
+    match side {
+        Side::Server => {
+            drive(
+                &mut ServerMetricsLayer::new(telemetry).layer(service_fn(backend)),
+                n,
+            )
+            .await
+        }
+        Side::Client => drive(&mut client(service_fn(backend)), n).await,
+        Side::Both => {
+            let server = ServerMetricsLayer::new(telemetry).layer(service_fn(backend));
+            let mut svc = client2(service_fn(move |r: Request<tonic::body::Body>| {
+                let mut server = server.clone();
+                async move { server.call(r).await }
+            }));
+            drive(&mut svc, n).await
+        }
+    }
 }
 
 fn main() {
@@ -139,28 +192,66 @@ fn main() {
             ("metrics", &metrics),
             ("metrics+spans", &traced),
         ];
-        let mut best = [f64::MAX; 3];
+        let sides = [
+            ("client (call + attempt)", Side::Client),
+            ("server", Side::Server),
+            ("client + server", Side::Both),
+        ];
+        if let Ok(arm) = std::env::var("MESHWORK_BENCH_LOOPBACK") {
+            let t = if arm == "off" { &off } else { &metrics };
+            let n = if full_run() { 100_000 } else { 30 };
+            match loopback::single(t, n).await {
+                Ok(ns) => println!("loopback {arm}: {ns:.0} CPU ns/RPC"),
+                Err(e) => eprintln!("loopback arm failed: {e}"),
+            }
+            return;
+        }
         // `MESHWORK_BENCH_ARM=metrics` runs one arm only (e.g. under `perf record`).
         let only = std::env::var("MESHWORK_BENCH_ARM").ok();
-        run(&off, rpcs() / 10 + 1).await; // warm-up
+        let mut best = [[f64::MAX; 3]; 3];
+        run(&off, Side::Both, rpcs() / 10 + 1).await; // warm-up
         for _ in 0..rounds() {
-            for (i, (name, t)) in arms.iter().enumerate() {
-                if only.as_deref().is_some_and(|only| only != *name) {
-                    continue;
+            for (s, (_, side)) in sides.iter().enumerate() {
+                for (a, (name, t)) in arms.iter().enumerate() {
+                    let skip = only.as_deref().is_some_and(|only| only != *name);
+                    if skip || (only.is_some() && !matches!(side, Side::Both)) {
+                        continue;
+                    }
+                    best[s][a] = best[s][a].min(run(t, *side, rpcs()).await);
                 }
-                best[i] = best[i].min(run(t, rpcs()).await);
             }
         }
-        for ((name, _), ns) in arms.iter().zip(best) {
-            println!("telemetry {name:>14}: {ns:>8.0} ns/RPC (call + attempt + server layers)");
+        println!("in memory, ns/RPC (best of {} rounds × {} RPCs):", rounds(), rpcs());
+        for ((label, _), b) in sides.iter().zip(best) {
+            println!(
+                "  {label:<24} off {:>6.0}  metrics {:>6.0} (+{:>5.0}, ratio {:.3})  metrics+spans {:>6.0} (+{:>5.0})",
+                b[0],
+                b[1],
+                b[1] - b[0],
+                b[1] / b[0],
+                b[2],
+                b[2] - b[0],
+            );
         }
-        println!(
-            "metrics on/off: ratio {:.3}, +{:.0} ns/RPC; with spans: ratio {:.3}, +{:.0} ns/RPC",
-            best[1] / best[0],
-            best[1] - best[0],
-            best[2] / best[0],
-            best[2] - best[0],
-        );
+        if only.is_none() {
+            let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
+            match loopback::run(&metrics, n, blocks).await {
+                Ok(r) => println!(
+                    "loopback tonic greeter, CPU ns/RPC (getrusage, {blocks} ABBA blocks × 2 × {n} RPCs per arm):\n  \
+                     off {:>6.0}  metrics {:>6.0}  on-off {:+.0} ns/RPC  median block ratio {:.3} (min {:.3}, max {:.3})",
+                    r.off_ns,
+                    r.on_ns,
+                    r.on_ns - r.off_ns,
+                    r.median_ratio,
+                    r.min_ratio,
+                    r.max_ratio,
+                ),
+                Err(e) => {
+                    eprintln!("loopback arm failed: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         if !metrics
             .prometheus_text()
             .contains("grpc_server_call_started_total")

@@ -50,6 +50,8 @@ mod body;
 mod bound;
 mod builder;
 mod call;
+mod clock;
+mod counter;
 mod entries;
 mod error;
 mod framing;

@@ -9,7 +9,6 @@
 //! `grpc.lb.backend_service` (see `lb_labels`). The inner service receives a `tonic::body::Body`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -23,6 +22,8 @@ use tower_service::Service;
 
 use super::body::{self, Finish, Outcome, RequestBody};
 use super::bound::PathCache;
+use super::clock;
+use super::counter::SharedCount;
 use super::entries::AttemptEntry;
 use super::handle::Telemetry;
 use super::lb_labels::{LbLabelSlot, OptionalLabels};
@@ -54,9 +55,10 @@ pub struct AttemptMetrics<S> {
 pub struct AttemptFinish {
     entry: Arc<AttemptEntry>,
     start: Instant,
-    sent: Arc<AtomicU64>,
+    sent: SharedCount,
     lb: Option<(LbLabelSlot, OptionalLabels)>,
-    span: Option<opentelemetry::Context>,
+    /// Boxed: most RPCs have no span, and the finish is moved with every response.
+    span: Option<Box<opentelemetry::Context>>,
 }
 
 /// The attempt layer's response future.
@@ -107,6 +109,7 @@ where
             let req = req.map(tonic::body::Body::new);
             return body::ResponseFuture::new(self.inner.call(req), None);
         };
+        let start = clock::take_start();
         let entry = self.cache.get(
             req.uri().path(),
             |path| t.methods.attribute(path),
@@ -128,19 +131,19 @@ where
             let name = spans::attempt_name(method);
             let cx = spans::start(tracer, name, SpanKind::Client, method, &extra, &parent);
             propagation::inject(t.propagator.as_ref(), &cx, req.headers_mut());
-            cx
+            Box::new(cx)
         });
         let lb = t.optional.any().then(|| {
             let slot = LbLabelSlot::default();
             req.extensions_mut().insert(slot.clone());
             (slot, t.optional)
         });
-        let sent = Arc::new(AtomicU64::new(0));
+        let sent = SharedCount::new();
         let counted = sent.clone();
         let req = req.map(|b| tonic::body::Body::new(RequestBody::new(b, counted)));
         let finish = AttemptFinish {
             entry,
-            start: Instant::now(),
+            start,
             sent,
             lb,
             span,
@@ -150,9 +153,13 @@ where
 }
 
 impl Finish for AttemptFinish {
+    fn wants_message(&self) -> bool {
+        self.span.is_some()
+    }
+
     fn finish(self, outcome: Outcome) {
-        let secs = self.start.elapsed().as_secs_f64();
-        let sent = self.sent.load(Ordering::Relaxed);
+        let secs = outcome.end.duration_since(self.start).as_secs_f64();
+        let sent = self.sent.get();
         let rcvd = outcome.response_bytes;
         let lb = match &self.lb {
             Some((slot, on)) => slot.get().map(|l| on.attributes(l)).unwrap_or_default(),

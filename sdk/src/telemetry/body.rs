@@ -10,16 +10,17 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
 use tonic::Code;
 
+use super::clock::{self, EndScope};
+use super::counter::SharedCount;
 use super::framing::FrameCounter;
 use super::status;
 
@@ -32,12 +33,19 @@ pub struct Outcome {
     pub message: Option<String>,
     /// Compressed message bytes in the response body (received by a client, sent by a server).
     pub response_bytes: u64,
+    /// When the RPC ended (one reading shared by the layers that saw the same end; see `clock`).
+    pub end: Instant,
 }
 
 /// What a layer does when an RPC ends: record metrics, end spans.
 pub trait Finish: Send + 'static {
     /// Sees the response head before the body streams (e.g. to read extensions).
     fn on_response<B>(&mut self, _response: &Response<B>) {}
+    /// Whether [`Outcome::message`] is wanted (it costs a header lookup and a copy); when
+    /// `false` the outcome carries `None`.
+    fn wants_message(&self) -> bool {
+        true
+    }
     /// Called exactly once, when the RPC ends.
     fn finish(self, outcome: Outcome);
 }
@@ -48,18 +56,39 @@ struct Watch<F: Finish> {
     frames: FrameCounter,
     /// Status already known from the response head (trailers-only or HTTP error).
     head: Option<Code>,
-    head_message: Option<String>,
+    head_message: Option<Box<str>>,
 }
 
 impl<F: Finish> Watch<F> {
-    fn end(&mut self, code: Code, message: Option<String>) {
+    fn new(finish: F) -> Self {
+        Self {
+            finish: Some(finish),
+            frames: FrameCounter::new(),
+            head: None,
+            head_message: None,
+        }
+    }
+
+    /// Reports the end once; `message` and `end` are only evaluated the first time.
+    fn end(
+        &mut self,
+        code: Code,
+        message: impl FnOnce() -> Option<String>,
+        end: impl FnOnce() -> Instant,
+    ) {
         if let Some(f) = self.finish.take() {
+            let message = if f.wants_message() { message() } else { None };
             f.finish(Outcome {
                 code,
                 message,
                 response_bytes: self.frames.total(),
+                end: end(),
             });
         }
+    }
+
+    fn wants_message(&self) -> bool {
+        self.finish.as_ref().is_some_and(F::wants_message)
     }
 }
 
@@ -67,7 +96,7 @@ impl<F: Finish> Drop for Watch<F> {
     fn drop(&mut self) {
         let code = self.head.unwrap_or(Code::Cancelled);
         let message = self.head_message.take();
-        self.end(code, message);
+        self.end(code, || message.map(String::from), clock::now);
     }
 }
 
@@ -100,23 +129,29 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
+        let Some(watch) = this.watch.as_mut() else {
+            return this.inner.poll_frame(cx);
+        };
+        let scope = EndScope::open();
         let polled = ready!(this.inner.poll_frame(cx));
-        if let Some(watch) = this.watch.as_mut() {
-            match &polled {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        watch.frames.feed(data);
-                    } else if let Some(trailers) = frame.trailers_ref() {
-                        let code = status::from_trailers(Some(trailers));
-                        watch.end(code, status::message(trailers));
-                    }
+        match &polled {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    watch.frames.feed(data);
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    let code = status::from_trailers(Some(trailers));
+                    watch.end(code, || status::message(trailers), || scope.end());
                 }
-                Some(Err(_)) => watch.end(Code::Unavailable, Some("response body failed".into())),
-                None => {
-                    let code = watch.head.unwrap_or_else(|| status::from_trailers(None));
-                    let message = watch.head_message.take();
-                    watch.end(code, message);
-                }
+            }
+            Some(Err(_)) => watch.end(
+                Code::Unavailable,
+                || Some("response body failed".into()),
+                || scope.end(),
+            ),
+            None => {
+                let code = watch.head.unwrap_or_else(|| status::from_trailers(None));
+                let message = watch.head_message.take();
+                watch.end(code, || message.map(String::from), || scope.end());
             }
         }
         Poll::Ready(polled)
@@ -137,12 +172,12 @@ pin_project! {
         #[pin]
         inner: B,
         frames: FrameCounter,
-        total: Arc<AtomicU64>,
+        total: SharedCount,
     }
 }
 
 impl<B> RequestBody<B> {
-    pub(crate) fn new(inner: B, total: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(inner: B, total: SharedCount) -> Self {
         Self {
             inner,
             frames: FrameCounter::new(),
@@ -165,7 +200,7 @@ impl<B: Body<Data = Bytes>> Body for RequestBody<B> {
             && let Some(data) = frame.data_ref()
         {
             let n = this.frames.feed(data);
-            this.total.fetch_add(n, Ordering::Relaxed);
+            this.total.add(n);
         }
         Poll::Ready(polled)
     }
@@ -191,13 +226,10 @@ pin_project! {
 
 impl<Fut, F: Finish> ResponseFuture<Fut, F> {
     pub(crate) fn new(inner: Fut, finish: Option<F>) -> Self {
-        let watch = finish.map(|f| Watch {
-            finish: Some(f),
-            frames: FrameCounter::new(),
-            head: None,
-            head_message: None,
-        });
-        Self { inner, watch }
+        Self {
+            inner,
+            watch: finish.map(Watch::new),
+        }
     }
 }
 
@@ -220,8 +252,8 @@ where
                     f.on_response(&response);
                 }
                 watch.head = status::from_response_head(response.status(), response.headers());
-                if watch.head.is_some() {
-                    watch.head_message = status::message(response.headers());
+                if watch.head.is_some() && watch.wants_message() {
+                    watch.head_message = status::message(response.headers()).map(Box::from);
                 }
                 Poll::Ready(Ok(response.map(|inner| ResponseBody {
                     inner,
@@ -229,7 +261,11 @@ where
                 })))
             }
             Err(e) => {
-                watch.end(Code::Unavailable, Some("transport error".into()));
+                watch.end(
+                    Code::Unavailable,
+                    || Some("transport error".into()),
+                    clock::now,
+                );
                 Poll::Ready(Err(e))
             }
         }

@@ -9,9 +9,12 @@
 //! records as `other` share one entry and are never cached by path, and the cache stops growing
 //! at [`MAX_CACHED_PATHS`], so a peer sending arbitrary paths cannot grow it. Bound series stay
 //! alive as long as their layer (they would under cumulative export anyway).
+//! Paths are hashed with seeded xxHash64 in one pass (SipHash cost more than the rest of the
+//! lookup); the per-cache random seed keeps colliding paths from being chosen in advance.
 //! This module decides no attribute values; `method` and the layers do.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
@@ -28,14 +31,40 @@ const CODES: usize = 17;
 
 /// Request path → per-method entry, read without locks; see the module docs.
 pub(crate) struct PathCache<E> {
-    paths: ArcSwap<HashMap<Box<str>, Arc<E>>>,
+    paths: ArcSwap<HashMap<Box<str>, Arc<E>, PathHash>>,
     other: OnceLock<Arc<E>>,
+}
+
+/// Seeded one-pass xxHash64 of a path (the `str` hash writes its bytes, then one `0xff`).
+#[derive(Clone, Copy)]
+struct PathHash(u64);
+
+/// The hasher state of [`PathHash`].
+struct PathHasher(u64);
+
+impl BuildHasher for PathHash {
+    type Hasher = PathHasher;
+    fn build_hasher(&self) -> PathHasher {
+        PathHasher(self.0)
+    }
+}
+
+impl Hasher for PathHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh64::xxh64(bytes, self.0);
+    }
+    fn write_u8(&mut self, byte: u8) {
+        self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl<E> PathCache<E> {
     pub(crate) fn new() -> Self {
         Self {
-            paths: ArcSwap::from_pointee(HashMap::new()),
+            paths: ArcSwap::from_pointee(HashMap::with_hasher(PathHash(fastrand::u64(..)))),
             other: OnceLock::new(),
         }
     }

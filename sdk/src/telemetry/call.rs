@@ -18,6 +18,7 @@ use tower_service::Service;
 
 use super::body::{self, Finish, Outcome};
 use super::bound::PathCache;
+use super::clock;
 use super::entries::CallEntry;
 use super::handle::Telemetry;
 use super::spans::{self, OtelContext};
@@ -43,7 +44,8 @@ pub struct CallMetrics<S> {
 pub struct CallFinish {
     entry: Arc<CallEntry>,
     start: Instant,
-    span: Option<opentelemetry::Context>,
+    /// Boxed: most RPCs have no span, and the finish is moved with every response.
+    span: Option<Box<opentelemetry::Context>>,
 }
 
 /// The call layer's response future.
@@ -92,6 +94,7 @@ where
         let Some(t) = self.telemetry.inner() else {
             return body::ResponseFuture::new(self.inner.call(req), None);
         };
+        let start = clock::now();
         let entry = self.cache.get(
             req.uri().path(),
             |path| t.methods.attribute(path),
@@ -103,20 +106,22 @@ where
             let name = method.as_str().into_owned();
             let cx = spans::start(tracer, name, SpanKind::Client, method, &[], &parent);
             req.extensions_mut().insert(OtelContext(cx.clone()));
-            cx
+            Box::new(cx)
         });
-        let finish = CallFinish {
-            entry,
-            start: Instant::now(),
-            span,
-        };
-        body::ResponseFuture::new(self.inner.call(req), Some(finish))
+        let finish = CallFinish { entry, start, span };
+        // An attempt started synchronously below starts when the call did.
+        let inner = clock::with_start(start, || self.inner.call(req));
+        body::ResponseFuture::new(inner, Some(finish))
     }
 }
 
 impl Finish for CallFinish {
+    fn wants_message(&self) -> bool {
+        self.span.is_some()
+    }
+
     fn finish(self, outcome: Outcome) {
-        let secs = self.start.elapsed().as_secs_f64();
+        let secs = outcome.end.duration_since(self.start).as_secs_f64();
         self.entry.record(outcome.code, secs);
         if let Some(cx) = &self.span {
             spans::end(cx, &outcome);

@@ -7,17 +7,20 @@
 //! It never buffers data and never fails: it only reads.
 
 /// Incremental parser of the 5-byte message prefixes; counts payload bytes seen.
+///
+/// Kept small (24 bytes): every telemetry layer carries one inside its response body.
 #[derive(Debug, Default, Clone)]
 pub struct FrameCounter {
-    /// Prefix bytes read so far for the next message (0..5).
-    prefix: [u8; 5],
-    prefix_len: usize,
-    /// Payload bytes of the current message still to come.
-    remaining: u64,
     /// Payload bytes counted so far.
     total: u64,
-    /// Complete prefixes seen (messages started).
-    messages: u64,
+    /// Payload bytes of the current message still to come.
+    remaining: u32,
+    /// Length bytes of the next prefix read so far, big endian.
+    length: u32,
+    /// Complete prefixes seen (messages started), saturating.
+    messages: u32,
+    /// Prefix bytes read so far for the next message (0..5).
+    prefix_len: u8,
 }
 
 impl FrameCounter {
@@ -34,24 +37,39 @@ impl FrameCounter {
                 let take = chunk
                     .len()
                     .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-                self.remaining -= take as u64;
+                // `take <= remaining`, a u32.
+                self.remaining -= u32::try_from(take).unwrap_or(self.remaining);
                 self.total += take as u64;
                 chunk = &chunk[take..];
                 continue;
             }
-            let need = 5 - self.prefix_len;
-            let take = need.min(chunk.len());
-            self.prefix[self.prefix_len..self.prefix_len + take].copy_from_slice(&chunk[..take]);
-            self.prefix_len += take;
-            chunk = &chunk[take..];
+            // Fast path: a whole prefix in this chunk (the usual case).
+            if self.prefix_len == 0
+                && let [_, a, b, c, d, rest @ ..] = chunk
+            {
+                self.start_message(u32::from_be_bytes([*a, *b, *c, *d]));
+                chunk = rest;
+                continue;
+            }
+            // Byte by byte across chunk boundaries; the flag byte (first) is skipped.
+            if self.prefix_len > 0 {
+                self.length = (self.length << 8) | u32::from(chunk[0]);
+            }
+            self.prefix_len += 1;
+            chunk = &chunk[1..];
             if self.prefix_len == 5 {
-                let [_, a, b, c, d] = self.prefix;
-                self.remaining = u64::from(u32::from_be_bytes([a, b, c, d]));
-                self.prefix_len = 0;
-                self.messages += 1;
+                let length = self.length;
+                self.start_message(length);
             }
         }
         self.total - before
+    }
+
+    fn start_message(&mut self, length: u32) {
+        self.remaining = length;
+        self.length = 0;
+        self.prefix_len = 0;
+        self.messages = self.messages.saturating_add(1);
     }
 
     /// Payload bytes counted so far.
@@ -61,7 +79,7 @@ impl FrameCounter {
 
     /// Messages whose prefix has been seen.
     pub fn messages(&self) -> u64 {
-        self.messages
+        u64::from(self.messages)
     }
 }
 

@@ -8,7 +8,6 @@
 //! `tonic::body::Body`, which is what `tonic::transport::Server::layer` passes along.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -22,6 +21,8 @@ use tower_service::Service;
 use super::attempt::BoxError;
 use super::body::{self, Finish, Outcome, RequestBody};
 use super::bound::PathCache;
+use super::clock;
+use super::counter::SharedCount;
 use super::entries::ServerEntry;
 use super::handle::Telemetry;
 use super::method::MethodRegistry;
@@ -49,8 +50,9 @@ pub struct ServerMetrics<S> {
 pub struct ServerFinish {
     entry: Arc<ServerEntry>,
     start: Instant,
-    rcvd: Arc<AtomicU64>,
-    span: Option<opentelemetry::Context>,
+    rcvd: SharedCount,
+    /// Boxed: most RPCs have no span, and the finish is moved with every response.
+    span: Option<Box<opentelemetry::Context>>,
 }
 
 /// The server layer's response future.
@@ -109,7 +111,7 @@ where
             let req = req.map(tonic::body::Body::new);
             return body::ResponseFuture::new(self.inner.call(req), None);
         };
-        let start = Instant::now();
+        let start = clock::now();
         let registry = self.methods.as_deref().unwrap_or(&t.methods);
         let entry = self.cache.get(
             req.uri().path(),
@@ -117,7 +119,7 @@ where
             |method| ServerEntry::new(t, method),
         );
         entry.start();
-        let rcvd = Arc::new(AtomicU64::new(0));
+        let rcvd = SharedCount::new();
         let counted = rcvd.clone();
         let mut req = req.map(|b| tonic::body::Body::new(RequestBody::new(b, counted)));
         let span = t.tracer.as_ref().map(|tracer| {
@@ -126,7 +128,7 @@ where
             let name = method.as_str().into_owned();
             let cx = spans::start(tracer, name, SpanKind::Server, method, &[], &parent);
             req.extensions_mut().insert(OtelContext(cx.clone()));
-            cx
+            Box::new(cx)
         });
         let finish = ServerFinish {
             entry,
@@ -139,9 +141,13 @@ where
 }
 
 impl Finish for ServerFinish {
+    fn wants_message(&self) -> bool {
+        self.span.is_some()
+    }
+
     fn finish(self, outcome: Outcome) {
-        let secs = self.start.elapsed().as_secs_f64();
-        let rcvd = self.rcvd.load(Ordering::Relaxed);
+        let secs = outcome.end.duration_since(self.start).as_secs_f64();
+        let rcvd = self.rcvd.get();
         self.entry
             .record(outcome.code, secs, outcome.response_bytes, rcvd);
         if let Some(cx) = &self.span {

@@ -1,0 +1,154 @@
+//! The loopback arm of the telemetry benchmark: a real tonic greeter over 127.0.0.1, telemetry
+//! on vs off, CPU time per RPC from `getrusage(RUSAGE_SELF)` (client, server and runtime all
+//! live in this process on one current-thread runtime, so that is the whole cost of an RPC).
+//!
+//! Two servers and two client channels run side by side: one pair with A66 metrics (Prometheus
+//! reader), one with `Telemetry::disabled()` layers. Arms run in ABBA order per block so that
+//! drift hits both alike; the report gives ns of CPU per RPC per arm, their difference and the
+//! median of the per-block on/off ratios.
+
+use std::time::Duration;
+
+use meshwork::telemetry::{AttemptMetricsLayer, CallMetricsLayer, ServerMetricsLayer, Telemetry};
+use meshwork_proto::helloworld::greeter_client::GreeterClient;
+use meshwork_proto::helloworld::greeter_server::{Greeter, GreeterServer};
+use meshwork_proto::helloworld::{HelloReply, HelloRequest};
+use nix::sys::resource::{UsageWho, getrusage};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Endpoint, Server};
+use tonic::{Request, Response, Status};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Answers every name.
+struct Greet;
+
+#[tonic::async_trait]
+impl Greeter for Greet {
+    async fn say_hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
+        Ok(Response::new(HelloReply {
+            message: format!("hello {}", req.into_inner().name),
+            backend: "bench".into(),
+        }))
+    }
+
+    type SayHelloStreamStream = tokio_stream::Empty<Result<HelloReply, Status>>;
+
+    async fn say_hello_stream(
+        &self,
+        _req: Request<HelloRequest>,
+    ) -> Result<Response<Self::SayHelloStreamStream>, Status> {
+        Err(Status::unimplemented("not benchmarked"))
+    }
+}
+
+/// What the loopback arm measured.
+pub struct Report {
+    /// CPU ns per RPC with telemetry off, on (over all blocks).
+    pub off_ns: f64,
+    /// See `off_ns`.
+    pub on_ns: f64,
+    /// Median of the per-block on/off CPU ratios, and their min and max.
+    pub median_ratio: f64,
+    /// See `median_ratio`.
+    pub min_ratio: f64,
+    /// See `median_ratio`.
+    pub max_ratio: f64,
+}
+
+/// CPU time (user + system) of this process so far, in ns.
+fn cpu_ns() -> Result<f64, BoxError> {
+    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
+    let ns = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1e9 + t.tv_usec() as f64 * 1e3;
+    Ok(ns(usage.user_time()) + ns(usage.system_time()))
+}
+
+/// A greeter server and a client channel, both with `telemetry`'s layers.
+async fn arm(telemetry: &Telemetry) -> Result<GreeterClient<Client>, BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(
+        Server::builder()
+            .layer(ServerMetricsLayer::new(telemetry))
+            .add_service(GreeterServer::new(Greet))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let channel = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    let target = format!("dns:///{addr}");
+    let client = tower::ServiceBuilder::new()
+        .layer(CallMetricsLayer::new(telemetry, target.clone()))
+        .layer(AttemptMetricsLayer::new(telemetry, target))
+        .service(channel);
+    Ok(GreeterClient::new(client))
+}
+
+type Client = meshwork::telemetry::CallMetrics<
+    meshwork::telemetry::AttemptMetrics<tonic::transport::Channel>,
+>;
+
+/// CPU ns per RPC over `n` sequential unary RPCs.
+async fn segment(client: &mut GreeterClient<Client>, n: u32) -> Result<f64, BoxError> {
+    let before = cpu_ns()?;
+    for _ in 0..n {
+        let reply = client
+            .say_hello(HelloRequest {
+                name: "bench".into(),
+            })
+            .await?;
+        std::hint::black_box(reply);
+    }
+    Ok((cpu_ns()? - before) / f64::from(n))
+}
+
+/// Runs `n` RPCs through `telemetry`'s arm only, for `perf record`; returns CPU ns per RPC.
+pub async fn single(telemetry: &Telemetry, n: u32) -> Result<f64, BoxError> {
+    let mut client = arm(telemetry).await?;
+    segment(&mut client, n / 4 + 1).await?;
+    segment(&mut client, n).await
+}
+
+/// Runs `blocks` ABBA blocks of `n` RPCs per segment; `on` must record metrics.
+pub async fn run(on: &Telemetry, n: u32, blocks: usize) -> Result<Report, BoxError> {
+    let off = Telemetry::disabled();
+    let mut clients = [arm(&off).await?, arm(on).await?];
+    for c in clients.iter_mut() {
+        segment(c, n / 4 + 1).await?; // warm-up: connections, caches, bound series
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (mut total, mut ratios) = ([0.0f64; 2], Vec::with_capacity(blocks));
+    for b in 0..blocks {
+        // ABBA, starting with the other arm every block.
+        let order = if b % 2 == 0 {
+            [0, 1, 1, 0]
+        } else {
+            [1, 0, 0, 1]
+        };
+        let mut block = [0.0f64; 2];
+        for i in order {
+            block[i] += segment(&mut clients[i], n).await?;
+        }
+        total[0] += block[0];
+        total[1] += block[1];
+        ratios.push(block[1] / block[0]);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let per_arm = 2.0 * blocks as f64;
+    Ok(Report {
+        off_ns: total[0] / per_arm,
+        on_ns: total[1] / per_arm,
+        median_ratio: median(&ratios),
+        min_ratio: ratios.first().copied().unwrap_or(f64::NAN),
+        max_ratio: ratios.last().copied().unwrap_or(f64::NAN),
+    })
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
