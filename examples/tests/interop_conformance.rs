@@ -9,20 +9,18 @@ mod harness;
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, ensure};
 use harness::{
-    CLIENT_IP, ClientKind, control_plane, endpoints_yaml, names, start_backends, start_client_of,
+    CLIENT_IP, ClientKind, control_plane, endpoints_yaml, names, only_resource, start_backends,
+    start_client_of,
 };
-use meshwork_proto::envoy::admin::v3::ClientResourceStatus;
 use meshwork_proto::envoy::config::cluster::v3::Cluster;
 use meshwork_proto::envoy::config::cluster::v3::cluster::{ClusterDiscoveryType, DiscoveryType};
 use meshwork_proto::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use meshwork_proto::envoy::config::listener::v3::Listener;
 use meshwork_proto::envoy::config::route::v3::RouteConfiguration;
-use meshwork_proto::envoy::service::status::v3::ClientConfig;
 use meshwork_proto::google::protobuf::value::Kind;
 use meshwork_proto::grpc_testing::client_configure_request::RpcType;
-use prost::Message;
 
 const TARGET: &str = "xds:///interop-test:8080";
 const CONVERGE: Duration = Duration::from_secs(20);
@@ -120,29 +118,6 @@ async fn csds_case(kind: ClientKind) -> Result<()> {
         .sum();
     ensure!(endpoints == 1, "one endpoint expected: {assignment:?}");
     Ok(())
-}
-
-/// The one resource of type `kind` in `config`, ACKed, decoded.
-fn only_resource<M: Message + Default>(config: &ClientConfig, kind: &str) -> Result<M> {
-    let of_kind: Vec<_> = config
-        .generic_xds_configs
-        .iter()
-        .filter(|r| r.type_url.ends_with(&format!(".{kind}")))
-        .collect();
-    let [resource] = of_kind[..] else {
-        bail!(
-            "exactly one {kind} expected: {:#?}",
-            config.generic_xds_configs
-        );
-    };
-    ensure!(
-        resource.client_status == ClientResourceStatus::Acked as i32,
-        "{kind} not ACKED: {resource:?}"
-    );
-    let Some(any) = &resource.xds_config else {
-        bail!("{kind} without its config: {resource:?}");
-    };
-    M::decode(any.value.as_slice()).with_context(|| format!("decode the dumped {kind}"))
 }
 
 async fn traffic_splitting_case(kind: ClientKind) -> Result<()> {

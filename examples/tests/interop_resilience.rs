@@ -17,14 +17,20 @@ mod harness;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use harness::{
     Backend, Client, ClientKind, codes_between, control_plane, endpoints_yaml,
-    endpoints_yaml_with_health, names, start_backends, start_client_of,
+    endpoints_yaml_with_health, names, only_resource, start_backends, start_client_of,
 };
 use meshwork_examples::xds_server::Mesh;
+use meshwork_proto::envoy::config::route::v3::RouteConfiguration;
+use meshwork_proto::envoy::extensions::filters::common::fault::v3::fault_delay::FaultDelaySecifier;
+use meshwork_proto::envoy::extensions::filters::http::fault::v3::HttpFault;
+use meshwork_proto::envoy::extensions::filters::http::fault::v3::fault_abort::ErrorType;
+use meshwork_proto::envoy::r#type::v3::fractional_percent::DenominatorType;
 use meshwork_proto::grpc_testing::LoadBalancerAccumulatedStatsResponse;
 use meshwork_proto::grpc_testing::client_configure_request::RpcType;
+use prost::Message;
 use tokio::time::Instant;
 
 const TARGET: &str = "xds:///interop-test:8080";
@@ -226,25 +232,81 @@ async fn fault_injection_case(kind: ClientKind) -> Result<()> {
     let abort = fault("{abort: {http_status: 401, percent: 100}}");
     let delay = fault("{delay: {fixed: 20s, percent: 100}}");
     let half = fault("{abort: {http_status: 401, percent: 50}}");
-    let (zero, abort, delay, half) = tokio::try_join!(
+    let delay_half = fault("{delay: {fixed: 20s, percent: 50}}");
+    let (zero_config, zero, abort, delay, half, delay_half) = tokio::try_join!(
+        dumped_fault(&kind, &zero),
         codes_of(&kind, &zero, &both, 50),
         codes_of(&kind, &abort, &both, 50),
         codes_of(&kind, &delay, &short, 20),
         codes_of(&kind, &half, &both, 200),
+        codes_of(&kind, &delay_half, &short, 60),
     )?;
+    // psm checks the dumped route's filter config: 20 s delay, 401 abort, both at 0 / MILLION.
+    let delay_config = zero_config.delay.unwrap_or_default();
+    let abort_config = zero_config.abort.clone().unwrap_or_default();
+    let million = DenominatorType::Million as i32;
+    ensure!(
+        delay_config
+            .percentage
+            .map(|p| (p.numerator, p.denominator))
+            == Some((0, million))
+            && abort_config
+                .percentage
+                .map(|p| (p.numerator, p.denominator))
+                == Some((0, million)),
+        "CSDS fault percentages are not 0 / MILLION: {zero_config:?}"
+    );
+    ensure!(
+        matches!(
+            delay_config.fault_delay_secifier,
+            Some(FaultDelaySecifier::FixedDelay(d)) if d.seconds == 20 && d.nanos == 0
+        ),
+        "CSDS fixed delay is not 20s: {zero_config:?}"
+    );
+    ensure!(
+        matches!(abort_config.error_type, Some(ErrorType::HttpStatus(401))),
+        "CSDS abort is not HTTP 401: {zero_config:?}"
+    );
     only(&zero, "UNARY_CALL", OK)?;
     only(&abort, "UNARY_CALL", UNAUTHENTICATED)?;
     only(&abort, "EMPTY_CALL", OK)?;
     only(&delay, "UNARY_CALL", DEADLINE_EXCEEDED)?;
-    let unary = half.get("UNARY_CALL").cloned().unwrap_or_default();
-    let total: i32 = unary.values().sum();
-    let aborted =
-        f64::from(unary.get(&UNAUTHENTICATED).copied().unwrap_or(0)) / f64::from(total.max(1));
-    ensure!(
-        (aborted - 0.5).abs() <= 0.2,
-        "50 % abort: ratio {aborted} of {unary:?}"
-    );
+    for (codes, code, what) in [
+        (&half, UNAUTHENTICATED, "50 % abort"),
+        (&delay_half, DEADLINE_EXCEEDED, "50 % delay"),
+    ] {
+        let unary = codes.get("UNARY_CALL").cloned().unwrap_or_default();
+        let total: i32 = unary.values().sum();
+        let ratio = f64::from(unary.get(&code).copied().unwrap_or(0)) / f64::from(total.max(1));
+        ensure!(
+            (ratio - 0.5).abs() <= 0.2,
+            "{what}: ratio {ratio} of {unary:?}"
+        );
+    }
     Ok(())
+}
+
+/// The fault filter config of the UnaryCall route as the client's CSDS dumps it.
+async fn dumped_fault(kind: &ClientKind, yaml: &str) -> Result<HttpFault> {
+    let cp = control_plane(yaml).await?;
+    let client = start_client_of(kind, &cp, TARGET, &[]).await?;
+    client.stats(5, 15).await?;
+    let dump = client.csds().await?;
+    let config = dump
+        .config
+        .first()
+        .context("CSDS returned no client config")?;
+    let routes: RouteConfiguration = only_resource(config, "RouteConfiguration")?;
+    let route = routes
+        .virtual_hosts
+        .first()
+        .and_then(|vh| vh.routes.first())
+        .context("dumped route configuration without routes")?;
+    let any = route
+        .typed_per_filter_config
+        .get("envoy.filters.http.fault")
+        .context("the UnaryCall route has no envoy.filters.http.fault config")?;
+    HttpFault::decode(any.value.as_slice()).context("decode the route's HTTPFault")
 }
 
 /// psm-interop `tests/url_map/retry_test.py`: the server fails with UNAVAILABLE until the 4th

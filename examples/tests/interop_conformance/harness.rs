@@ -13,8 +13,10 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use meshwork_examples::xds_server::{Mesh, ServerHandle, XdsServer};
+use meshwork_proto::envoy::admin::v3::ClientResourceStatus;
+use meshwork_proto::envoy::service::status::v3::ClientConfig;
 use meshwork_proto::envoy::service::status::v3::ClientStatusRequest;
 use meshwork_proto::envoy::service::status::v3::ClientStatusResponse;
 use meshwork_proto::envoy::service::status::v3::client_status_discovery_service_client::ClientStatusDiscoveryServiceClient;
@@ -26,6 +28,7 @@ use meshwork_proto::grpc_testing::{
     ClientConfigureRequest, Empty, LoadBalancerAccumulatedStatsRequest,
     LoadBalancerAccumulatedStatsResponse, LoadBalancerStatsRequest, LoadBalancerStatsResponse,
 };
+use prost::Message;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use tonic::transport::Channel;
@@ -511,4 +514,27 @@ macro_rules! with_both_clients {
             }
         }
     )*};
+}
+
+/// The one resource of type `kind` in `config`, ACKed, decoded.
+pub fn only_resource<M: Message + Default>(config: &ClientConfig, kind: &str) -> Result<M> {
+    let of_kind: Vec<_> = config
+        .generic_xds_configs
+        .iter()
+        .filter(|r| r.type_url.ends_with(&format!(".{kind}")))
+        .collect();
+    let [resource] = of_kind[..] else {
+        bail!(
+            "exactly one {kind} expected: {:#?}",
+            config.generic_xds_configs
+        );
+    };
+    ensure!(
+        resource.client_status == ClientResourceStatus::Acked as i32,
+        "{kind} not ACKED: {resource:?}"
+    );
+    let Some(any) = &resource.xds_config else {
+        bail!("{kind} without its config: {resource:?}");
+    };
+    M::decode(any.value.as_slice()).with_context(|| format!("decode the dumped {kind}"))
 }
