@@ -373,3 +373,41 @@ async fn ejections_locality_labels_and_attempt_spans_are_recorded() -> Result<()
     server.shutdown().await;
     Ok(())
 }
+
+/// gRFC A78 `grpc.xds_client.server_failure`: a server that was working and is then gone (its
+/// streams end without a response) counts one failure, not one per reconnect attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_plane_that_goes_away_counts_one_server_failure() -> Result<()> {
+    let node = "telemetry-xds-failure";
+    let server = start_control_plane(Spec::default().mesh()?).await?;
+    let addr = server.local_addr();
+    let telemetry = Telemetry::builder().build()?;
+    let target = "xds:///greeter-failure";
+    let client = XdsClient::with_metrics(
+        &bootstrap_for(addr, node),
+        fast_reconnect(BACKOFF_BASE),
+        XdsClientMetrics::new(telemetry.mesh(), target),
+    )?;
+    let _greeter = subscribe_greeter(&client).await?;
+    let failure = "grpc_xds_client_server_failure_total";
+    let labels = [format!("grpc_xds_server=\"{addr}\"")];
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let text = telemetry.prometheus_text();
+    ensure!(
+        sample(&text, failure, &labels).is_none(),
+        "no failure while the server answers:\n{text}"
+    );
+    drop(server);
+    let mut changes = client.watch_connection();
+    tokio::time::timeout(
+        WAIT,
+        changes.wait_for(|s| !s.working && s.streams_ended >= 3),
+    )
+    .await
+    .context("the client did not retry the vanished server three times")??;
+    wait_for_text(&telemetry, "one server failure", |t| {
+        sample(t, failure, &labels) == Some(1.0)
+    })
+    .await?;
+    Ok(())
+}

@@ -77,5 +77,6 @@ fn admin_status(status: ResourceStatus) -> pb::ResourceStatus {
         ResourceStatus::Nacked => pb::ResourceStatus::Nacked,
         ResourceStatus::DoesNotExist => pb::ResourceStatus::DoesNotExist,
         ResourceStatus::ReceivedError => pb::ResourceStatus::ReceivedError,
+        ResourceStatus::Timeout => pb::ResourceStatus::Timeout,
     }
 }

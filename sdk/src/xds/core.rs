@@ -57,6 +57,9 @@ pub struct CoreConfig {
     pub fail_on_data_errors: bool,
     /// Does-not-exist timeout: 15 s, or 30 s with `resource_timer_is_transient_error`.
     pub resource_timeout: Duration,
+    /// `resource_timer_is_transient_error` (A88): a fired timer means a slow or unreachable
+    /// control plane (cache state TIMEOUT, a transient error), not a missing resource.
+    pub timer_is_transient: bool,
 }
 
 impl CoreConfig {
@@ -75,6 +78,7 @@ impl CoreConfig {
             } else {
                 RESOURCE_TIMEOUT
             },
+            timer_is_transient: server.has_feature("resource_timer_is_transient_error"),
         }
     }
 }
@@ -261,27 +265,41 @@ impl AdsCore {
         out
     }
 
-    /// Time passed: fire the does-not-exist timers that are due.
+    /// Time passed: fire the resource timers that are due. A fired timer means the resource does
+    /// not exist, or, with `resource_timer_is_transient_error` (A88), that the control plane is
+    /// too slow: cache state TIMEOUT and a transient error for the watchers.
     pub fn on_tick(&mut self, now: Instant) -> Vec<Notification> {
         let mut out = Vec::new();
         let timeout = self.config.resource_timeout;
+        let transient = self.config.timer_is_transient;
         for (kind, ts) in self.types.iter_mut() {
             for (name, rs) in ts.resources.iter_mut() {
                 if rs.timer.is_some_and(|t| t <= now) {
                     rs.timer = None;
-                    rs.status = ResourceStatus::DoesNotExist;
-                    let err = WatchError::NotFound {
-                        kind: *kind,
-                        name: name.clone(),
-                        server: self.config.server_uri.clone(),
-                        after: timeout,
+                    let (kind, name, server) =
+                        (*kind, name.clone(), self.config.server_uri.clone());
+                    let event = if transient {
+                        rs.status = ResourceStatus::Timeout;
+                        let err = WatchError::TimedOut {
+                            kind,
+                            name: name.clone(),
+                            server,
+                            after: timeout,
+                        };
+                        rs.data_error = Some(err.clone());
+                        WatchEvent::Error(err)
+                    } else {
+                        rs.status = ResourceStatus::DoesNotExist;
+                        let err = WatchError::NotFound {
+                            kind,
+                            name: name.clone(),
+                            server,
+                            after: timeout,
+                        };
+                        rs.data_error = Some(err.clone());
+                        WatchEvent::DoesNotExist(err)
                     };
-                    rs.data_error = Some(err.clone());
-                    out.push(Notification {
-                        kind: *kind,
-                        name: name.clone(),
-                        event: WatchEvent::DoesNotExist(err),
-                    });
+                    out.push(Notification { kind, name, event });
                 }
             }
         }

@@ -24,6 +24,9 @@ pub enum ResourceStatus {
     /// The control plane reported an error for it (xRFC TP3, gRFC A88); an older accepted value
     /// may still be cached.
     ReceivedError,
+    /// Nothing arrived before the resource timer fired, with `resource_timer_is_transient_error`
+    /// (gRFC A88): the control plane is slow, the resource is not known to be missing.
+    Timeout,
 }
 
 impl ResourceStatus {
@@ -35,6 +38,7 @@ impl ResourceStatus {
             ResourceStatus::Acked => 3,
             ResourceStatus::Nacked => 4,
             ResourceStatus::ReceivedError => 5,
+            ResourceStatus::Timeout => 6,
         }
     }
 }

@@ -69,6 +69,23 @@ pub enum WatchError {
         /// How long the client waited.
         after: Duration,
     },
+    /// The resource timer fired with `resource_timer_is_transient_error` (gRFC A88): the control
+    /// plane, which reports missing resources itself, sent nothing in time.
+    #[error(
+        "{kind} resource `{name}`: xds server `{server}` sent nothing within {}s; the control \
+         plane is slow or overloaded (it reports missing resources itself); check its health",
+        after.as_secs()
+    )]
+    TimedOut {
+        /// Resource kind.
+        kind: ResourceKind,
+        /// Resource name.
+        name: String,
+        /// The control plane's `server_uri`.
+        server: String,
+        /// How long the client waited.
+        after: Duration,
+    },
     /// The control plane reported an error for this resource (xRFC TP3 `resource_errors`). A data
     /// error for `NOT_FOUND` and `PERMISSION_DENIED`, transient for any other code (gRFC A88).
     #[error(

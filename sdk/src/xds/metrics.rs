@@ -9,8 +9,8 @@
 //! reads. A client built without it records nothing. Recording goes through
 //! [`MeshMetrics`]; nothing here touches OpenTelemetry.
 //!
-//! Not produced: the A88 `timeout` state (the core reports a fired does-not-exist timer as
-//! `does_not_exist`, like CSDS here).
+//! A fired resource timer shows as `does_not_exist`, or as `timeout` with the
+//! `resource_timer_is_transient_error` server feature (A88), like CSDS.
 
 use std::sync::Arc;
 
@@ -98,6 +98,8 @@ pub fn cache_state(status: ResourceStatus, cached: bool) -> &'static str {
         (ResourceStatus::DoesNotExist, true) => "does_not_exist_but_cached",
         (ResourceStatus::ReceivedError, false) => "received_error",
         (ResourceStatus::ReceivedError, true) => "received_error_but_cached",
+        // The timer runs only while nothing is cached.
+        (ResourceStatus::Timeout, _) => "timeout",
     }
 }
 
@@ -129,5 +131,6 @@ mod tests {
             cache_state(ResourceStatus::DoesNotExist, true),
             "does_not_exist_but_cached"
         );
+        assert_eq!(cache_state(ResourceStatus::Timeout, false), "timeout");
     }
 }

@@ -135,8 +135,13 @@ impl AdsCore {
                     }
                 }
                 None if kind.all_resources_required_in_sotw() && !has_nameless_error => {
-                    // SotW deletion by absence (LDS/CDS). A name never heard of is left to its timer.
-                    if rs.status == ResourceStatus::DoesNotExist || rs.unresolved() {
+                    // SotW deletion by absence (LDS/CDS). A name never heard of is left to its timer
+                    // (or, timed out, stays so).
+                    if matches!(
+                        rs.status,
+                        ResourceStatus::DoesNotExist | ResourceStatus::Timeout
+                    ) || rs.unresolved()
+                    {
                         continue;
                     }
                     let err = WatchError::Deleted {

@@ -36,11 +36,48 @@ fn does_not_exist_fires_after_15s_and_not_before() {
 }
 
 #[test]
-fn resource_timer_is_transient_error_waits_30s() {
+fn resource_timer_is_transient_error_waits_30s_and_reports_a_timeout_not_a_missing_resource() {
     let mut h = Harness::connected(&["resource_timer_is_transient_error"]);
-    h.sub(LDS, "missing");
+    h.sub(LDS, "slow");
     assert!(h.core.on_tick(h.at(29.0)).is_empty());
-    assert_eq!(h.core.on_tick(h.at(30.0)).len(), 1);
+    let notes = h.core.on_tick(h.at(30.0));
+    match &events(&notes)[..] {
+        [("slow", WatchEvent::Error(e @ WatchError::TimedOut { .. }))] => {
+            assert!(e.to_string().contains("30s"), "{e}");
+        }
+        other => panic!("expected a transient timeout error, got {other:?}"),
+    }
+    let dump = h.core.config_dump(h.t0);
+    assert_eq!(dump.resources[0].status, ResourceStatus::Timeout);
+    assert_eq!(dump.resources[0].status.csds_value(), 6);
+    // A new watcher gets the same error; an LDS response without the name does not turn the
+    // timeout into a deletion; the resource arriving later is accepted.
+    assert!(matches!(
+        h.sub(LDS, "slow"),
+        Some(WatchEvent::Error(WatchError::TimedOut { .. }))
+    ));
+    h.sub(LDS, "other");
+    let notes = h.respond(LDS, "v1", "n1", vec![fx::listener("other", "r")]);
+    assert!(
+        events(&notes).iter().all(|(name, _)| *name != "slow"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        h.core.config_dump(h.t0).resources[1].status,
+        ResourceStatus::Timeout
+    );
+    let notes = h.respond(
+        LDS,
+        "v2",
+        "n2",
+        vec![fx::listener("other", "r"), fx::listener("slow", "r")],
+    );
+    assert!(
+        events(&notes)
+            .iter()
+            .any(|(name, e)| *name == "slow" && matches!(e, WatchEvent::Changed(_))),
+        "{notes:?}"
+    );
 }
 
 #[test]
