@@ -202,3 +202,31 @@ async fn a_target_without_a_listener_fails_unavailable_within_the_resolve_timeou
     ensure!(backends.total_served() == 0, "nothing reached a backend");
     Ok(())
 }
+
+/// A LOGICAL_DNS cluster (gRFC A27): the Cluster names `localhost:<port>` and the channel resolves
+/// it itself (no EDS), so every call lands on the backend behind that name; repointing the
+/// cluster at another port moves the calls there.
+#[tokio::test]
+async fn a_logical_dns_cluster_is_resolved_by_the_channel_and_follows_updates() -> Result<()> {
+    use meshwork_examples::xds_server::mesh::Mesh as MeshFile;
+
+    let backends = Backends::start(2).await?;
+    let yaml = |port: u16| {
+        format!(
+            "services:\n- host: dns\n  port: 50051\n  cluster: by-name\nclusters:\n- name: by-name\n  dns: localhost:{port}\n"
+        )
+    };
+    let mesh_file = |port: u16| MeshFile::from_yaml(&yaml(port));
+    let server = start_control_plane(mesh_file(backends[0].addr().port())?).await?;
+    let mesh = sdk_mesh(&server, "logical-dns", mesh_options(SETTLE))?;
+    let mut client = greeter(&mesh, "xds:///dns:50051").await?;
+    wait_for_backends(&mut client, &["b0"], 5, SETTLE).await?;
+    let calls = say_hello_batch(&mut client, 20).await;
+    ensure!(only_on(&calls, &["b0"]), "localhost:<b0> → b0: {calls:?}");
+
+    server.set_mesh(&mesh_file(backends[1].addr().port())?)?;
+    wait_for_backends(&mut client, &["b1"], 5, SETTLE).await?;
+    let calls = say_hello_batch(&mut client, 20).await;
+    ensure!(only_on(&calls, &["b1"]), "localhost:<b1> → b1: {calls:?}");
+    Ok(())
+}

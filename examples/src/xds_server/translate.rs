@@ -73,6 +73,9 @@ pub fn translate(mesh: &Mesh) -> Result<ResourceMap, Vec<validate::Issue>> {
             cluster.name.clone(),
             to_any(&cluster),
         );
+        if c.dns.is_some() {
+            continue;
+        }
         let cla = endpoint::load_assignment(mesh, c);
         insert(
             &mut out,
@@ -82,6 +85,14 @@ pub fn translate(mesh: &Mesh) -> Result<ResourceMap, Vec<validate::Issue>> {
         );
     }
     Ok(out)
+}
+
+/// `host:port` of a `dns` cluster, split; `None` when it is not that shape.
+pub fn dns_target(dns: &str) -> Option<(&str, u16)> {
+    let (host, port) = dns.rsplit_once(':')?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then_some((host, port))
 }
 
 fn insert(out: &mut ResourceMap, type_url: &str, name: String, any: Any) {

@@ -289,6 +289,10 @@ pub struct Cluster {
     /// Endpoints grouped by locality.
     #[serde(default)]
     pub localities: Vec<Locality>,
+    /// `host:port` of a LOGICAL_DNS cluster instead of `localities`: clients resolve the name
+    /// themselves (no EDS resource is served for it).
+    #[serde(default)]
+    pub dns: Option<String>,
 }
 
 /// Load-balancing policy of a cluster.

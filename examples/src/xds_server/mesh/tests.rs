@@ -127,3 +127,22 @@ fn lb_settings_must_match_the_policy() {
         error("naming: istio\nservices: [{host: a, port: 1, cluster: c}]\nclusters: [{name: c}]");
     assert!(text.contains("needs a `port`"), "{text}");
 }
+
+#[test]
+fn dns_clusters_need_host_port_and_no_localities() {
+    let text =
+        error("services: [{host: a, port: 1, cluster: c}]\nclusters: [{name: c, dns: localhost}]");
+    assert!(text.contains("`dns` must be host:port"), "{text}");
+    let text = error(
+        "services: [{host: a, port: 1, cluster: c}]\nclusters: [{name: c, dns: 'localhost:80', localities: [{locality: {zone: z}, endpoints: [{address: '127.0.0.1:1'}]}]}]",
+    );
+    assert!(text.contains("has no `localities`"), "{text}");
+    assert!(
+        Mesh::parse(
+            "services: [{host: a, port: 1, cluster: c}]\nclusters: [{name: c, dns: 'db.internal:5432'}]",
+            Format::Yaml,
+            "mesh.yaml"
+        )
+        .is_ok()
+    );
+}

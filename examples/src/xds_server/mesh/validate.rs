@@ -364,6 +364,22 @@ impl Validator {
                 "cluster name must not be empty".into(),
             );
         }
+        if let Some(dns) = &c.dns {
+            if !c.localities.is_empty() {
+                self.push(
+                    format!("{at}.dns"),
+                    "dns",
+                    "a `dns` cluster has no `localities`: remove one of the two".into(),
+                );
+            }
+            if crate::xds_server::translate::dns_target(dns).is_none() {
+                self.push(
+                    format!("{at}.dns"),
+                    "dns",
+                    format!("`dns` must be host:port with a port 1-65535, found `{dns}`"),
+                );
+            }
+        }
         let blocks = [
             ("ring_hash", c.ring_hash.is_some(), LbPolicy::RingHash),
             (

@@ -1,4 +1,4 @@
-//! Cluster for a mesh cluster: EDS over ADS, its LB policy (gRFC A42/A48/A52/A62), circuit
+//! Cluster for a mesh cluster: EDS over ADS (or LOGICAL_DNS for a `dns:` cluster), its LB policy (gRFC A42/A48/A52/A62), circuit
 //! breaker `max_requests` (A32) and outlier detection (A50).
 //!
 //! round_robin, least_request and ring_hash use the `lb_policy` enum (understood by every gRPC
@@ -49,6 +49,12 @@ pub(super) fn cluster(mesh: &Mesh, c: &mesh::Cluster) -> Cluster {
         outlier_detection: c.outlier_detection.as_ref().map(outlier_detection),
         ..Default::default()
     };
+    if let Some((host, port)) = c.dns.as_deref().and_then(super::dns_target) {
+        out.cluster_discovery_type =
+            Some(ClusterDiscoveryType::Type(DiscoveryType::LogicalDns as i32));
+        out.eds_cluster_config = None;
+        out.load_assignment = Some(super::endpoint::dns_assignment(&out.name, host, port));
+    }
     match c.lb_policy {
         mesh::LbPolicy::RoundRobin => out.lb_policy = LbPolicy::RoundRobin as i32,
         mesh::LbPolicy::LeastRequest => {

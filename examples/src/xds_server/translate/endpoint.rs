@@ -23,6 +23,35 @@ pub(super) fn load_assignment(mesh: &Mesh, c: &mesh::Cluster) -> ClusterLoadAssi
     }
 }
 
+/// The one-endpoint assignment a LOGICAL_DNS Cluster carries inline: the name to resolve.
+pub(super) fn dns_assignment(cluster: &str, host: &str, port: u16) -> ClusterLoadAssignment {
+    ClusterLoadAssignment {
+        cluster_name: cluster.to_owned(),
+        endpoints: vec![LocalityLbEndpoints {
+            lb_endpoints: vec![LbEndpoint {
+                host_identifier: Some(HostIdentifier::Endpoint(Endpoint {
+                    address: Some(socket_address(host.to_owned(), port)),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn socket_address(address: String, port: u16) -> Address {
+    Address {
+        address: Some(address::Address::SocketAddress(SocketAddress {
+            protocol: socket_address::Protocol::Tcp as i32,
+            address,
+            port_specifier: Some(socket_address::PortSpecifier::PortValue(u32::from(port))),
+            ..Default::default()
+        })),
+    }
+}
+
 fn locality(l: &mesh::Locality) -> LocalityLbEndpoints {
     LocalityLbEndpoints {
         locality: Some(Locality {
@@ -44,16 +73,7 @@ fn endpoint(e: &mesh::Endpoint) -> Option<LbEndpoint> {
         health_status: health(e.health) as i32,
         load_balancing_weight: Some(u32_value(e.weight.unwrap_or(1))),
         host_identifier: Some(HostIdentifier::Endpoint(Endpoint {
-            address: Some(Address {
-                address: Some(address::Address::SocketAddress(SocketAddress {
-                    protocol: socket_address::Protocol::Tcp as i32,
-                    address: addr.ip().to_string(),
-                    port_specifier: Some(socket_address::PortSpecifier::PortValue(u32::from(
-                        addr.port(),
-                    ))),
-                    ..Default::default()
-                })),
-            }),
+            address: Some(socket_address(addr.ip().to_string(), addr.port())),
             ..Default::default()
         })),
         ..Default::default()

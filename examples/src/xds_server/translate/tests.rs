@@ -253,3 +253,34 @@ fn shipped_mesh_files_translate() {
         );
     }
 }
+
+#[test]
+fn a_dns_cluster_is_logical_dns_with_its_name_inline_and_no_eds() {
+    let res = resources(
+        "services: [{host: a, port: 1, cluster: c}]\nclusters: [{name: c, dns: 'db.internal:5432'}]",
+    );
+    let c: Cluster = decode(&res[type_url::CLUSTER]["c"]);
+    assert_eq!(
+        c.cluster_discovery_type,
+        Some(cluster::ClusterDiscoveryType::Type(
+            cluster::DiscoveryType::LogicalDns as i32
+        ))
+    );
+    assert!(c.eds_cluster_config.is_none());
+    let la = c.load_assignment.unwrap();
+    let Some(address::Address::SocketAddress(sa)) = la.endpoints[0].lb_endpoints[0]
+        .host_identifier
+        .as_ref()
+        .and_then(|h| match h {
+            meshwork_proto::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier::Endpoint(
+                e,
+            ) => e.address.clone(),
+            _ => None,
+        })
+        .and_then(|a| a.address)
+    else {
+        panic!("no socket address");
+    };
+    assert_eq!(sa.address, "db.internal");
+    assert!(res[type_url::CLUSTER_LOAD_ASSIGNMENT].is_empty());
+}
