@@ -54,6 +54,7 @@ mod clock;
 mod counter;
 mod entries;
 mod error;
+mod experimental;
 mod framing;
 mod handle;
 mod instruments;
@@ -79,7 +80,8 @@ pub use framing::FrameCounter;
 pub use handle::Telemetry;
 pub use lb_labels::{LbLabelSlot, LbLabels, OptionalLabel, locality_value};
 pub use mesh::{
-    DetectionMethod, FaultKind, MeshMetrics, ResourceCount, UnenforcedReason, XdsResourceSource,
+    DetectionMethod, DisconnectError, FaultKind, MeshMetrics, ResourceCount, RetryCounts,
+    RetryRecorder, SubchannelMetrics, UnenforcedReason, WrrMetrics, WrrUpdate, XdsResourceSource,
 };
 pub use method::MethodRegistry;
 pub use scrape::{

@@ -137,7 +137,11 @@ impl LeafCluster {
         }
         let mut states = Vec::with_capacity(changes.added.len());
         for handle in &changes.added {
-            let connection = pool.get(handle.address());
+            let connection = pool.get_with(handle.address(), || {
+                let reports = &self.reports;
+                let labels = self.lb_labels(handle.id());
+                reports.metrics.subchannel(&reports.target, &labels)
+            });
             states.push((handle.id(), connection.state()));
             self.connections.insert(handle.id(), connection);
         }
