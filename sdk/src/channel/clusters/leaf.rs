@@ -64,12 +64,13 @@ pub(super) struct LeafCluster {
 
 impl LeafCluster {
     pub(super) fn new(
-        balancer: ClusterBalancer,
+        mut balancer: ClusterBalancer,
         source: super::Source,
         limits: Limits,
         options: OutlierOptions,
         reports: Reports,
     ) -> Self {
+        balancer.set_metrics(reports.target.clone(), reports.metrics.clone());
         let (cluster, eds) = &limits.breaker_key;
         let breaker = BreakerRegistry::global().breaker(cluster, eds.as_deref());
         let mut outlier = OutlierDetector::new(options);
