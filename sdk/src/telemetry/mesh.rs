@@ -357,3 +357,6 @@ impl MeshMetrics {
 fn target_kv(target: &str) -> KeyValue {
     KeyValue::new(ATTR_TARGET, target.to_owned())
 }
+
+#[cfg(test)]
+mod tests;
