@@ -32,7 +32,6 @@ use crate::xds::resource::cluster::LbPolicy;
 use crate::xds::resource::endpoint::{ClusterLoadAssignment, HealthStatus, Locality};
 
 use super::child::{EndpointPolicy, LbMetrics, PolicyEnv, connects_eagerly};
-use crate::telemetry::MeshMetrics;
 use super::endpoint::{Connectivity, EndpointHandle, EndpointId, EndpointSpec};
 use super::ewma::Clock;
 use super::locality::WeightedTarget;
@@ -40,6 +39,7 @@ use super::picker::{FixedPicker, PickError, PickResult, Picker};
 use super::priority::{DEFAULT_FAILOVER_TIMEOUT, PrioritySelector};
 use super::ring_hash::DEFAULT_RING_SIZE_CAP;
 use super::rng::AtomicRng;
+use crate::telemetry::MeshMetrics;
 
 mod build;
 mod drops;

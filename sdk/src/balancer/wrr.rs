@@ -101,7 +101,10 @@ impl Wrr {
 /// in [`scale`] (equal weights are not a fallback).
 fn record(metrics: &WrrMetrics, looked_up: &[(f64, WeightState)], weights: &[f64]) {
     let count = |state: WeightState| looked_up.iter().filter(|(_, s)| *s == state).count() as u64;
-    let usable = weights.iter().filter(|w| w.is_finite() && **w > 0.0).count();
+    let usable = weights
+        .iter()
+        .filter(|w| w.is_finite() && **w > 0.0)
+        .count();
     metrics.record(&WrrUpdate {
         rr_fallback: usable < 2,
         not_yet_usable: count(WeightState::NotYetUsable),

@@ -77,9 +77,7 @@ impl<S> Layer<S> for RetryLayer {
     fn layer(&self, inner: S) -> Retry<S> {
         let telemetry = &self.core.options.telemetry;
         let metrics = match telemetry.methods() {
-            Some(methods) => telemetry
-                .mesh()
-                .retry_recorder(&self.core.target, methods),
+            Some(methods) => telemetry.mesh().retry_recorder(&self.core.target, methods),
             None => RetryRecorder::default(),
         };
         Retry {

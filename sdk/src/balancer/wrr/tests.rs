@@ -131,7 +131,19 @@ fn each_build_records_the_a78_metrics_of_its_update() {
         Some(4.0),
         "3 then 1: {text}"
     );
-    assert_eq!(value("grpc_lb_wrr_endpoint_weights_count"), Some(6.0), "{text}");
-    assert_eq!(value("grpc_lb_wrr_endpoint_weights_sum"), Some(600.0), "{text}");
-    assert_eq!(value("grpc_lb_wrr_endpoint_weight_stale_total"), None, "{text}");
+    assert_eq!(
+        value("grpc_lb_wrr_endpoint_weights_count"),
+        Some(6.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("grpc_lb_wrr_endpoint_weights_sum"),
+        Some(600.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("grpc_lb_wrr_endpoint_weight_stale_total"),
+        None,
+        "{text}"
+    );
 }

@@ -94,7 +94,11 @@ pub(super) fn build(meter: &Meter, on: EnabledMetrics) -> Option<Arc<Instruments
 }
 
 impl RetryRecorder {
-    pub(super) fn new(instruments: Arc<Instruments>, target: &str, methods: MethodRegistry) -> Self {
+    pub(super) fn new(
+        instruments: Arc<Instruments>,
+        target: &str,
+        methods: MethodRegistry,
+    ) -> Self {
         RetryRecorder {
             inner: Some(Arc::new(Recorder {
                 instruments,

@@ -48,17 +48,42 @@ fn retries_are_recorded_once_per_call_with_the_method_rule_and_no_zeros() {
         delay: Duration::from_millis(150),
     };
     r.record("/pkg.Svc/Get", counts);
-    r.record("/evil.Scanner/Probe", RetryCounts { transparent: 0, ..counts });
+    r.record(
+        "/evil.Scanner/Probe",
+        RetryCounts {
+            transparent: 0,
+            ..counts
+        },
+    );
     r.record("/pkg.Svc/Get", RetryCounts::default());
     let text = t.prometheus_text();
-    let get = ["grpc_method=\"pkg.Svc/Get\"", "grpc_target=\"xds:///greeter\""];
-    assert_eq!(sample(&text, "grpc_client_call_retries_count", &get), Some(1.0), "{text}");
-    assert_eq!(sample(&text, "grpc_client_call_retries_sum", &get), Some(2.0), "{text}");
+    let get = [
+        "grpc_method=\"pkg.Svc/Get\"",
+        "grpc_target=\"xds:///greeter\"",
+    ];
+    assert_eq!(
+        sample(&text, "grpc_client_call_retries_count", &get),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "grpc_client_call_retries_sum", &get),
+        Some(2.0),
+        "{text}"
+    );
     let other = ["grpc_method=\"other\""];
-    assert_eq!(sample(&text, "grpc_client_call_retries_count", &other), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "grpc_client_call_retries_count", &other),
+        Some(1.0),
+        "{text}"
+    );
     // A96 buckets: 1..=5 (plus +Inf), so 2 retries land in le="2".
     let le2 = [get[0], "le=\"2\""];
-    assert_eq!(sample(&text, "grpc_client_call_retries_bucket", &le2), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "grpc_client_call_retries_bucket", &le2),
+        Some(1.0),
+        "{text}"
+    );
     assert!(!text.contains("grpc_client_call_retries_bucket{grpc_method=\"pkg.Svc/Get\",grpc_target=\"xds:///greeter\",le=\"6\""));
     assert_eq!(
         sample(&text, "grpc_client_call_transparent_retries_count", &[]),
@@ -95,7 +120,10 @@ fn subchannel_counts_attempts_open_connections_and_disconnections() {
     s.connected();
     s.disconnected(DisconnectError::ConnectionReset);
     let text = t.prometheus_text();
-    let labels = ["grpc_target=\"xds:///greeter\"", "grpc_lb_backend_service=\"greeter-v1\""];
+    let labels = [
+        "grpc_target=\"xds:///greeter\"",
+        "grpc_lb_backend_service=\"greeter-v1\"",
+    ];
     for (name, want) in [
         ("grpc_subchannel_connection_attempts_failed_total", 1.0),
         ("grpc_subchannel_connection_attempts_succeeded_total", 2.0),
@@ -109,7 +137,10 @@ fn subchannel_counts_attempts_open_connections_and_disconnections() {
         Some(1.0),
         "{text}"
     );
-    assert!(!text.contains("grpc_lb_locality"), "locality label is off: {text}");
+    assert!(
+        !text.contains("grpc_lb_locality"),
+        "locality label is off: {text}"
+    );
 }
 
 #[test]
@@ -150,10 +181,21 @@ fn instruments_that_are_off_record_nothing() {
     let s = t.mesh().subchannel(TARGET, &lb());
     let w = t.mesh().wrr(TARGET, &lb());
     assert!(!r.is_enabled() && !s.is_enabled() && !w.is_enabled());
-    r.record("/pkg.Svc/Get", RetryCounts { retries: 1, ..RetryCounts::default() });
+    r.record(
+        "/pkg.Svc/Get",
+        RetryCounts {
+            retries: 1,
+            ..RetryCounts::default()
+        },
+    );
     s.connected();
     s.disconnected(DisconnectError::Unknown);
-    w.record(&WrrUpdate { rr_fallback: true, not_yet_usable: 1, stale: 0, weights: &[1.0] });
+    w.record(&WrrUpdate {
+        rr_fallback: true,
+        not_yet_usable: 1,
+        stale: 0,
+        weights: &[1.0],
+    });
     let text = t.prometheus_text();
     for name in ["grpc_client_call", "grpc_subchannel", "grpc_lb_wrr"] {
         assert!(!text.contains(name), "{name} in {text}");
@@ -163,10 +205,17 @@ fn instruments_that_are_off_record_nothing() {
     let t = build(b.unwrap_or_default());
     let methods = t.methods().cloned().unwrap_or_default();
     let r = t.mesh().retry_recorder(TARGET, &methods);
-    let counts = RetryCounts { retries: 3, transparent: 0, delay: Duration::from_millis(5) };
+    let counts = RetryCounts {
+        retries: 3,
+        transparent: 0,
+        delay: Duration::from_millis(5),
+    };
     r.record("/pkg.Svc/Get", counts);
     let text = t.prometheus_text();
-    assert!(text.contains("grpc_client_call_retry_delay_seconds_count"), "{text}");
+    assert!(
+        text.contains("grpc_client_call_retry_delay_seconds_count"),
+        "{text}"
+    );
     assert!(!text.contains("grpc_client_call_retries"), "{text}");
 }
 
@@ -176,14 +225,20 @@ fn disconnect_errors_are_classified_by_the_first_io_error() {
     #[error("wrapped")]
     struct Wrapped(#[source] io::Error);
     let reset = Wrapped(io::Error::from(io::ErrorKind::ConnectionReset));
-    assert_eq!(DisconnectError::from_error(&reset), DisconnectError::ConnectionReset);
+    assert_eq!(
+        DisconnectError::from_error(&reset),
+        DisconnectError::ConnectionReset
+    );
     let timed_out = io::Error::from(io::ErrorKind::TimedOut);
     assert_eq!(
         DisconnectError::from_error(&timed_out).as_str(),
         "connection timed out"
     );
     let pipe = io::Error::from(io::ErrorKind::BrokenPipe);
-    assert_eq!(DisconnectError::from_error(&pipe), DisconnectError::SocketError);
+    assert_eq!(
+        DisconnectError::from_error(&pipe),
+        DisconnectError::SocketError
+    );
     let fmt = std::fmt::Error;
     assert_eq!(DisconnectError::from_error(&fmt).as_str(), "unknown");
 }
