@@ -20,6 +20,16 @@
 //! connection without an extra queue hop. `hyper::client::conn::http2` gives exactly the
 //! connection and its driver future, so this module owns both.
 //!
+//! **Subchannel metrics (gRFC A94, off by default).** Each connection records
+//! `grpc.subchannel.connection_attempts_succeeded` / `_failed`, `grpc.subchannel.disconnections`
+//! and `grpc.subchannel.open_connections` once, whatever number of channels share it (A94 moved
+//! these metrics down to the subchannel precisely so that shared subchannels are not counted
+//! once per channel). Its labels (`grpc.target` and the optional `grpc.lb.backend_service` /
+//! `grpc.lb.locality`) are those of the channel and cluster that first asked the pool for the
+//! address, fixed for the connection's life: a connection shared by channels of different
+//! targets reports under the target that made it. When the last holder lets go while the
+//! connection is open, it counts as a `subchannel shutdown` disconnection.
+//!
 //! Not here: TLS to endpoints (A29), client-side health checks (A17), keepalive pings, and
 //! endpoint choice (the balancer). The pool holds only weak references: a connection lives while
 //! some cluster of some channel still lists its address, and its task stops when the last
@@ -33,6 +43,7 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
+use crate::telemetry::SubchannelMetrics;
 use crate::xds::BackoffConfig;
 
 mod endpoint;
@@ -97,7 +108,18 @@ impl ConnectionPool {
 
     /// The connection to `address`: the live one if some channel already holds it, else a new
     /// IDLE one (nothing is dialled until [`EndpointConnection::connect`]).
+    #[cfg(test)]
     pub(crate) fn get(&self, address: SocketAddr) -> EndpointConnection {
+        self.get_with(address, SubchannelMetrics::default)
+    }
+
+    /// [`ConnectionPool::get`]; a new connection records its A94 metrics into `metrics()`
+    /// (called only when the connection is made here).
+    pub(crate) fn get_with(
+        &self,
+        address: SocketAddr,
+        metrics: impl FnOnce() -> SubchannelMetrics,
+    ) -> EndpointConnection {
         let mut map = self
             .inner
             .connections
@@ -109,8 +131,13 @@ impl ConnectionPool {
         map.retain(|_, weak| weak.strong_count() > 0);
         let n = self.inner.next.fetch_add(1, Ordering::Relaxed);
         let rng = fastrand::Rng::with_seed(self.inner.seed.wrapping_add(n));
-        let connection =
-            EndpointConnection::spawn(address, &self.inner.options, rng, &self.inner.runtime);
+        let connection = EndpointConnection::spawn(
+            address,
+            &self.inner.options,
+            rng,
+            &self.inner.runtime,
+            metrics(),
+        );
         map.insert(address, Arc::downgrade(connection.owner()));
         connection
     }

@@ -21,7 +21,15 @@
 //!   (observable gauge over the CSDS cache);
 //! - outlier detection (A91): `grpc.lb.outlier_detection.ejections_enforced` / `_unenforced`;
 //! - Meshwork's own: `meshwork.breaker.overflows`, `meshwork.outlier.ejections`,
-//!   `meshwork.fault.injected`, `meshwork.retry.budget_exhausted`.
+//!   `meshwork.fault.injected`, `meshwork.retry.budget_exhausted`;
+//! - off by default, enabled by name with [`TelemetryBuilder::enable_metric`] (gRFC A79; the list
+//!   is [`names::OPTIONAL_METRICS`]): A96 retries `grpc.client.call.retries`,
+//!   `grpc.client.call.transparent_retries`, `grpc.client.call.retry_delay`
+//!   (`grpc.client.call.hedges` is accepted but never recorded: Meshwork does not hedge); A94
+//!   subchannels `grpc.subchannel.disconnections`,
+//!   `grpc.subchannel.connection_attempts_{succeeded,failed}`,
+//!   `grpc.subchannel.open_connections`; A78 weighted round robin `grpc.lb.wrr.rr_fallback`,
+//!   `grpc.lb.wrr.endpoint_weight_{not_yet_usable,stale}`, `grpc.lb.wrr.endpoint_weights`.
 //!
 //! All of them hang off one [`Telemetry`] handle ([`Telemetry::from_env`],
 //! [`Telemetry::builder`] or [`Telemetry::disabled`]). Status, sizes and timing are observed by
@@ -29,8 +37,9 @@
 //! Recording is cheap: each layer caches, per request path, the `grpc.method` value and the
 //! instruments pre-bound to its attribute sets (`bound`, `entries`), and makes no span at all
 //! when no tracer is configured.
-//! Not done here: A96 retry metrics, WRR / subchannel metrics, `grpc-trace-bin`, message events,
-//! A88's `timeout` cache state.
+//! Not done here: A96 hedge counts (Meshwork does not hedge), A94's
+//! `GOAWAY <CODE>` disconnect reason and `grpc.security_level`, `grpc-trace-bin`, message
+//! events, A88's `timeout` cache state.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -54,6 +63,7 @@ mod clock;
 mod counter;
 mod entries;
 mod error;
+mod experimental;
 mod framing;
 mod handle;
 mod instruments;
@@ -79,7 +89,8 @@ pub use framing::FrameCounter;
 pub use handle::Telemetry;
 pub use lb_labels::{LbLabelSlot, LbLabels, OptionalLabel, locality_value};
 pub use mesh::{
-    DetectionMethod, FaultKind, MeshMetrics, ResourceCount, UnenforcedReason, XdsResourceSource,
+    DetectionMethod, DisconnectError, FaultKind, MeshMetrics, ResourceCount, RetryCounts,
+    RetryRecorder, SubchannelMetrics, UnenforcedReason, WrrMetrics, WrrUpdate, XdsResourceSource,
 };
 pub use method::MethodRegistry;
 pub use scrape::{

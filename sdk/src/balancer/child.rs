@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
+use crate::telemetry::{LbLabels, MeshMetrics, WrrMetrics};
 use crate::xds::resource::cluster::LbPolicy;
+use crate::xds::resource::endpoint::Locality;
 
 use super::endpoint::{Connectivity, Member};
 use super::ewma::Clock;
@@ -58,6 +60,27 @@ pub(crate) fn no_ready(state: Connectivity, members: &[Member], fail: &PickResul
 pub(crate) struct PolicyEnv {
     pub clock: Clock,
     pub ring_size_cap: u64,
+    pub metrics: LbMetrics,
+}
+
+/// Where policies record their metrics (gRFC A78 WRR): the channel target, the cluster and the
+/// telemetry; disabled by default.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LbMetrics {
+    pub target: Arc<str>,
+    pub cluster: Arc<str>,
+    pub mesh: MeshMetrics,
+}
+
+impl LbMetrics {
+    /// The WRR recorder of the policy instance for `locality` (`None`: no locality layer).
+    fn wrr(&self, locality: Option<&Locality>) -> WrrMetrics {
+        let labels = match locality {
+            Some(l) => LbLabels::new(&self.cluster, &l.region, &l.zone, &l.sub_zone),
+            None => LbLabels::new(&self.cluster, "", "", ""),
+        };
+        self.mesh.wrr(&self.target, &labels)
+    }
 }
 
 /// One endpoint-picking policy instance (per locality, or per priority without a locality layer).
@@ -72,11 +95,18 @@ pub(crate) enum EndpointPolicy {
 }
 
 impl EndpointPolicy {
-    /// The policy for a leaf of the config tree.
+    /// The policy for a leaf of the config tree, outside any locality layer.
     pub fn new(config: &LbPolicy, env: &PolicyEnv) -> Self {
+        EndpointPolicy::new_in(config, env, None)
+    }
+
+    /// The policy for a leaf of the config tree serving `locality`'s endpoints.
+    pub fn new_in(config: &LbPolicy, env: &PolicyEnv, locality: Option<&Locality>) -> Self {
         match config {
             LbPolicy::RoundRobin => EndpointPolicy::RoundRobin(RoundRobin),
-            LbPolicy::WeightedRoundRobin(c) => EndpointPolicy::Wrr(Wrr::new(c, env.clock.clone())),
+            LbPolicy::WeightedRoundRobin(c) => EndpointPolicy::Wrr(
+                Wrr::new(c, env.clock.clone()).with_metrics(env.metrics.wrr(locality)),
+            ),
             LbPolicy::LeastRequest { choice_count } => {
                 EndpointPolicy::LeastRequest(LeastRequest::new(*choice_count))
             }
@@ -85,7 +115,7 @@ impl EndpointPolicy {
                 shuffle_address_list,
             } => EndpointPolicy::PickFirst(PickFirst::new(*shuffle_address_list)),
             LbPolicy::PeakEwma(c) => EndpointPolicy::P2c(P2c::new(c.clone(), env.clock.clone())),
-            LbPolicy::WrrLocality(inner) => EndpointPolicy::new(inner, env),
+            LbPolicy::WrrLocality(inner) => EndpointPolicy::new_in(inner, env, locality),
         }
     }
 

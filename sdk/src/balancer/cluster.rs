@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::xds::resource::cluster::LbPolicy;
 use crate::xds::resource::endpoint::{ClusterLoadAssignment, HealthStatus, Locality};
 
-use super::child::{EndpointPolicy, PolicyEnv, connects_eagerly};
+use super::child::{EndpointPolicy, LbMetrics, PolicyEnv, connects_eagerly};
 use super::endpoint::{Connectivity, EndpointHandle, EndpointId, EndpointSpec};
 use super::ewma::Clock;
 use super::locality::WeightedTarget;
@@ -39,6 +39,7 @@ use super::picker::{FixedPicker, PickError, PickResult, Picker};
 use super::priority::{DEFAULT_FAILOVER_TIMEOUT, PrioritySelector};
 use super::ring_hash::DEFAULT_RING_SIZE_CAP;
 use super::rng::AtomicRng;
+use crate::telemetry::MeshMetrics;
 
 mod build;
 mod drops;
@@ -113,6 +114,8 @@ pub struct ClusterBalancer {
     weights_due: Option<u64>,
     state: Connectivity,
     picker: Arc<dyn Picker>,
+    /// Channel target and telemetry for the policies' metrics (A78 WRR).
+    metrics: (Arc<str>, MeshMetrics),
 }
 
 /// The policy objects of one priority: a flat endpoint policy, or one per locality.
@@ -139,7 +142,15 @@ impl ClusterBalancer {
             layers: Vec::new(),
             state: Connectivity::Idle,
             picker: Arc::new(FixedPicker(PickResult::queue())),
+            metrics: (Arc::from(""), MeshMetrics::disabled()),
         }
+    }
+
+    /// Records the policies' metrics (gRFC A78 WRR) for channel `target` into `mesh`. Policy
+    /// objects made before are dropped and made again on the next build, now recording.
+    pub(crate) fn set_metrics(&mut self, target: Arc<str>, mesh: MeshMetrics) {
+        self.metrics = (target, mesh);
+        self.layers.clear();
     }
 
     /// A balancer built from an EDS assignment.
@@ -402,6 +413,11 @@ impl ClusterBalancer {
         PolicyEnv {
             clock: self.options.clock.clone(),
             ring_size_cap: self.options.ring_size_cap,
+            metrics: LbMetrics {
+                target: self.metrics.0.clone(),
+                cluster: self.name.clone(),
+                mesh: self.metrics.1.clone(),
+            },
         }
     }
 }

@@ -48,7 +48,7 @@ impl WeightedTarget {
                 let policy = self
                     .children
                     .entry(g.locality.clone())
-                    .or_insert_with(|| EndpointPolicy::new(child, env));
+                    .or_insert_with(|| EndpointPolicy::new_in(child, env, Some(g.locality)));
                 (g.weight, policy.build(&g.members, seed, fail))
             })
             .collect();

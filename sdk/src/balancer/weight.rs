@@ -47,6 +47,17 @@ impl Default for BackendWeight {
     }
 }
 
+/// Why an endpoint's weight is 0, or that it is usable (gRFC A78's WRR metrics count these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WeightState {
+    /// A weight from fresh reports, past the blackout.
+    Usable,
+    /// No report yet, or still in the blackout period.
+    NotYetUsable,
+    /// The last report is older than the expiration period.
+    Stale,
+}
+
 /// The A58 timing settings a weight lookup applies.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct WeightRules {
@@ -83,23 +94,30 @@ impl BackendWeight {
     }
 
     /// The weight at `now`, 0 when unknown, blacked out or expired.
+    #[cfg(test)]
     pub(crate) fn weight(&self, now: u64, rules: &WeightRules) -> f64 {
+        self.weight_state(now, rules).0
+    }
+
+    /// The weight at `now` and its state; the weight is 0 unless the state is usable.
+    pub(crate) fn weight_state(&self, now: u64, rules: &WeightRules) -> (f64, WeightState) {
         let last = self.last_updated.load(Ordering::Acquire);
         if last == NEVER {
-            return 0.0;
+            return (0.0, WeightState::NotYetUsable);
         }
         if now.saturating_sub(last) >= nanos(rules.expiration) {
             self.non_empty_since.store(NEVER, Ordering::Relaxed);
-            return 0.0;
+            return (0.0, WeightState::Stale);
         }
         let since = self.non_empty_since.load(Ordering::Relaxed);
         let blackout = nanos(rules.blackout);
         if blackout > 0 && (since == NEVER || now.saturating_sub(since) < blackout) {
-            return 0.0;
+            return (0.0, WeightState::NotYetUsable);
         }
         let load = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
         let (qps, eps, utilization) = (load(&self.qps), load(&self.eps), load(&self.utilization));
-        qps / (utilization + eps / qps * rules.error_penalty)
+        let weight = qps / (utilization + eps / qps * rules.error_penalty);
+        (weight, WeightState::Usable)
     }
 }
 

@@ -12,16 +12,21 @@
 //! accumulated weight crosses a multiple of 65535 (plus a seeded per-endpoint offset). Over a
 //! window every endpoint is picked in exact proportion to its scaled weight. Weights below 10 %
 //! of the largest are raised to 10 %, which bounds the expected slots tried per pick to 10.
+//!
+//! Each build records gRFC A78's WRR metrics when enabled (`grpc.lb.wrr.rr_fallback`,
+//! `endpoint_weight_not_yet_usable`, `endpoint_weight_stale`, `endpoint_weights`); picks never
+//! record anything.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::telemetry::{WrrMetrics, WrrUpdate};
 use crate::xds::resource::cluster::WrrConfig;
 
 use super::endpoint::{Connectivity, EndpointHandle, Member, aggregate};
 use super::ewma::Clock;
 use super::picker::{PickRequest, PickResult, Picker};
 use super::rng::AtomicRng;
-use super::weight::WeightRules;
+use super::weight::{WeightRules, WeightState};
 use super::{Built, no_ready};
 
 const MAX_WEIGHT: u64 = u16::MAX as u64;
@@ -32,6 +37,7 @@ const MIN_RATIO: f64 = 0.1;
 pub(crate) struct Wrr {
     rules: WeightRules,
     clock: Clock,
+    metrics: WrrMetrics,
 }
 
 impl Wrr {
@@ -44,7 +50,14 @@ impl Wrr {
                 error_penalty: f64::from(config.error_utilization_penalty),
             },
             clock,
+            metrics: WrrMetrics::default(),
         }
+    }
+
+    /// Records each scheduler update into `metrics` (gRFC A78).
+    pub fn with_metrics(mut self, metrics: WrrMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A picker over the READY members with their current weights.
@@ -59,10 +72,14 @@ impl Wrr {
             return no_ready(state, members, fail);
         }
         let now = self.clock.now_nanos();
-        let weights: Vec<f64> = ready
+        let looked_up: Vec<(f64, WeightState)> = ready
             .iter()
-            .map(|h| h.backend_weight().weight(now, &self.rules))
+            .map(|h| h.backend_weight().weight_state(now, &self.rules))
             .collect();
+        let weights: Vec<f64> = looked_up.iter().map(|(w, _)| *w).collect();
+        if self.metrics.is_enabled() {
+            record(&self.metrics, &looked_up, &weights);
+        }
         let schedule = scale(&weights).map(|scaled| {
             scaled
                 .into_iter()
@@ -78,6 +95,22 @@ impl Wrr {
             },
         )
     }
+}
+
+/// One scheduler update's A78 metrics. Falling back means fewer than two usable weights, as
+/// in [`scale`] (equal weights are not a fallback).
+fn record(metrics: &WrrMetrics, looked_up: &[(f64, WeightState)], weights: &[f64]) {
+    let count = |state: WeightState| looked_up.iter().filter(|(_, s)| *s == state).count() as u64;
+    let usable = weights
+        .iter()
+        .filter(|w| w.is_finite() && **w > 0.0)
+        .count();
+    metrics.record(&WrrUpdate {
+        rr_fallback: usable < 2,
+        not_yet_usable: count(WeightState::NotYetUsable),
+        stale: count(WeightState::Stale),
+        weights,
+    });
 }
 
 /// Scaled weights for the stride scheduler, or `None` when every endpoint weighs the same.

@@ -21,14 +21,17 @@
 //! the target shares it. A body over the retry buffer limit commits the call. Backoff sleeps
 //! count against the call deadline, which the deadline layer above enforces. When spans are
 //! made, each attempt carries an [`AttemptInfo`] (gRFC A72 `previous-rpc-attempts`,
-//! `transparent-retry`) for the attempt layer below.
+//! `transparent-retry`) for the attempt layer below. When an A96 instrument is enabled, each call
+//! counts its retries, transparent retries and backoff delays and records them once, when the
+//! call's retry future ends (returned or dropped) ([`RetryRecorder`]); otherwise the layer pays
+//! one branch per call.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use http::request::Parts;
-use http::{HeaderValue, Request, Response};
+use http::{HeaderValue, Request, Response, Uri};
 use tonic::Code;
 use tonic::body::Body;
 use tonic::metadata::MetadataMap;
@@ -42,7 +45,7 @@ use super::replay::Replay;
 use super::route::Routed;
 use crate::resilience::retry::PREVIOUS_ATTEMPTS_HEADER;
 use crate::resilience::{AttemptOutcome, Gates, GiveUp, Pushback, RetryDecision, RetryState};
-use crate::telemetry::AttemptInfo;
+use crate::telemetry::{AttemptInfo, RetryCounts, RetryRecorder};
 
 /// Transparent retries one call may make (A6 sets no limit; the deadline bounds them, and this
 /// bounds a call without one).
@@ -58,6 +61,7 @@ pub(crate) struct RetryLayer {
 #[derive(Clone, Debug)]
 pub(crate) struct Retry<S> {
     core: Arc<ChannelCore>,
+    metrics: RetryRecorder,
     inner: S,
 }
 
@@ -71,8 +75,14 @@ impl<S> Layer<S> for RetryLayer {
     type Service = Retry<S>;
 
     fn layer(&self, inner: S) -> Retry<S> {
+        let telemetry = &self.core.options.telemetry;
+        let metrics = match telemetry.methods() {
+            Some(methods) => telemetry.mesh().retry_recorder(&self.core.target, methods),
+            None => RetryRecorder::default(),
+        };
         Retry {
             core: self.core.clone(),
+            metrics,
             inner,
         }
     }
@@ -101,6 +111,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let core = self.core.clone();
+        let metrics = self.metrics.clone();
         let template = self.inner.clone();
         let first = std::mem::replace(&mut self.inner, template.clone());
         let (parts, body) = request.into_parts();
@@ -121,6 +132,11 @@ where
             let mut transparent_count = 0u32;
             let tracing = core.options.telemetry.is_tracing();
             let mut transparent = false;
+            let mut tally = metrics.is_enabled().then(|| Tally {
+                recorder: metrics,
+                uri: parts.uri.clone(),
+                counts: RetryCounts::default(),
+            });
             loop {
                 let mut attempt = attempt_request(&parts, &replay, &tried, &state);
                 if tracing {
@@ -165,6 +181,9 @@ where
                         if is_transparent {
                             transparent_count += 1;
                         }
+                        if let Some(t) = &mut tally {
+                            t.count(is_transparent, delay);
+                        }
                         transparent = is_transparent;
                         tracing::debug!(
                             target = %core.target,
@@ -181,6 +200,30 @@ where
                 }
             }
         })
+    }
+}
+
+/// One call's A96 counts, recorded when the call's future ends, however it ends.
+struct Tally {
+    recorder: RetryRecorder,
+    uri: Uri,
+    counts: RetryCounts,
+}
+
+impl Tally {
+    fn count(&mut self, transparent: bool, delay: std::time::Duration) {
+        if transparent {
+            self.counts.transparent += 1;
+        } else {
+            self.counts.retries += 1;
+        }
+        self.counts.delay += delay;
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.recorder.record(self.uri.path(), self.counts);
     }
 }
 

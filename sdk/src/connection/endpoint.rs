@@ -20,6 +20,7 @@ use tokio::task::AbortHandle;
 use super::ConnectOptions;
 use super::task;
 use crate::balancer::Connectivity;
+use crate::telemetry::SubchannelMetrics;
 
 /// The HTTP/2 request sender of a READY connection.
 pub(crate) type Sender = hyper::client::conn::http2::SendRequest<tonic::body::Body>;
@@ -33,6 +34,8 @@ pub(super) struct Shared {
     pub(super) wake: Notify,
     pub(super) want_connect: AtomicBool,
     pub(super) broken: AtomicBool,
+    /// gRFC A94 subchannel metrics, labelled for the first holder (see `connection`).
+    pub(super) metrics: SubchannelMetrics,
 }
 
 impl Shared {
@@ -67,6 +70,7 @@ impl EndpointConnection {
         options: &ConnectOptions,
         rng: fastrand::Rng,
         runtime: &Handle,
+        metrics: SubchannelMetrics,
     ) -> Self {
         let (state, _) = watch::channel(Connectivity::Idle);
         let shared = Arc::new(Shared {
@@ -76,6 +80,7 @@ impl EndpointConnection {
             wake: Notify::new(),
             want_connect: AtomicBool::new(false),
             broken: AtomicBool::new(false),
+            metrics,
         });
         let task = runtime
             .spawn(task::run(shared.clone(), options.clone(), rng))

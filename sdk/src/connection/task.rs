@@ -6,7 +6,9 @@
 //! One attempt = TCP connect + HTTP/2 handshake, bounded by `max(backoff delay, minimum connect
 //! timeout)`; after a failed attempt the state is TRANSIENT_FAILURE until the backoff delay
 //! (counted from the attempt's start) has passed, then the next attempt starts by itself. The
-//! backoff resets once a connection is made. Time is tokio time.
+//! backoff resets once a connection is made. Time is tokio time. The task records the gRFC A94
+//! subchannel metrics: each attempt's outcome, and each open connection until it ends (an
+//! [`Open`] guard, so an aborted task still counts its connection as shut down).
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use tokio::time::Instant;
 use super::ConnectOptions;
 use super::endpoint::{Sender, Shared};
 use crate::balancer::Connectivity;
+use crate::telemetry::{DisconnectError, SubchannelMetrics};
 use crate::xds::backoff::Backoff;
 
 type Driver =
@@ -48,14 +51,17 @@ pub(super) async fn run(shared: Arc<Shared>, options: ConnectOptions, rng: fastr
             match tokio::time::timeout(limit, dial(shared.address)).await {
                 Ok(Ok((sender, driver))) => {
                     backoff.reset();
+                    shared.metrics.connected();
                     serve(&shared, sender, driver).await;
                     shared.set_state(Connectivity::Idle);
                     break;
                 }
                 Ok(Err(error)) => {
+                    shared.metrics.connect_failed();
                     tracing::debug!(address = %shared.address, %error, "endpoint connect failed");
                 }
                 Err(_) => {
+                    shared.metrics.connect_failed();
                     tracing::debug!(address = %shared.address, ?limit, "endpoint connect timed out");
                 }
             }
@@ -83,6 +89,10 @@ async fn dial(address: SocketAddr) -> Result<(Sender, Driver), DialError> {
 /// Publishes the sender and READY, drives the connection until it ends or is reported broken,
 /// then withdraws the sender.
 async fn serve(shared: &Shared, sender: Sender, driver: Driver) {
+    let mut open = Open {
+        metrics: &shared.metrics,
+        reason: DisconnectError::SubchannelShutdown,
+    };
     shared.sender.store(Some(Arc::new(sender)));
     shared.want_connect.store(false, Ordering::Release);
     shared.set_state(Connectivity::Ready);
@@ -90,14 +100,21 @@ async fn serve(shared: &Shared, sender: Sender, driver: Driver) {
     loop {
         tokio::select! {
             result = &mut driver => {
-                match result {
-                    Ok(()) => tracing::debug!(address = %shared.address, "endpoint connection closed"),
-                    Err(error) => tracing::debug!(address = %shared.address, %error, "endpoint connection failed"),
-                }
+                open.reason = match result {
+                    Ok(()) => {
+                        tracing::debug!(address = %shared.address, "endpoint connection closed");
+                        DisconnectError::Unknown
+                    }
+                    Err(error) => {
+                        tracing::debug!(address = %shared.address, %error, "endpoint connection failed");
+                        DisconnectError::from_error(&error)
+                    }
+                };
                 break;
             }
             () = shared.wake.notified() => {
                 if shared.broken.swap(false, Ordering::AcqRel) {
+                    open.reason = DisconnectError::Unknown;
                     tracing::debug!(address = %shared.address, "endpoint connection reported broken");
                     break;
                 }
@@ -105,4 +122,17 @@ async fn serve(shared: &Shared, sender: Sender, driver: Driver) {
         }
     }
     shared.sender.store(None);
+}
+
+/// An open connection, for the A94 metrics: its end is recorded when this is dropped, which
+/// also happens when the task is aborted (then as `subchannel shutdown`).
+struct Open<'a> {
+    metrics: &'a SubchannelMetrics,
+    reason: DisconnectError,
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.metrics.disconnected(self.reason);
+    }
 }

@@ -53,6 +53,7 @@ pub struct TelemetryBuilder {
     propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
     methods: MethodRegistry,
     optional: OptionalLabels,
+    pub(super) enabled_metrics: super::experimental::EnabledMetrics,
 }
 
 impl std::fmt::Debug for TelemetryBuilder {
@@ -83,6 +84,7 @@ impl TelemetryBuilder {
             propagator: None,
             methods: MethodRegistry::all(),
             optional: OptionalLabels::default(),
+            enabled_metrics: Default::default(),
         }
     }
 
@@ -249,7 +251,7 @@ impl TelemetryBuilder {
         Ok(Telemetry::from_inner(Inner {
             client: ClientInstruments::new(&meter),
             server: ServerInstruments::new(&meter),
-            mesh: MeshMetrics::new(&meter),
+            mesh: MeshMetrics::new(&meter, self.enabled_metrics, self.optional),
             tracer,
             propagator: self
                 .propagator

@@ -31,4 +31,17 @@ pub enum TelemetryError {
         /// What the SDK said.
         reason: String,
     },
+    /// [`TelemetryBuilder::enable_metric`](super::TelemetryBuilder::enable_metric) was given a
+    /// name Meshwork does not know.
+    #[error(
+        "unknown metric `{name}`: no instrument has that name; the instruments that can be \
+         enabled are: {known} (the A66 per-call, xDS client and outlier-detection metrics are \
+         always on)"
+    )]
+    UnknownMetric {
+        /// The name given.
+        name: String,
+        /// The names that can be enabled, comma-separated.
+        known: String,
+    },
 }

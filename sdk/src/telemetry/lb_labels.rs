@@ -22,6 +22,9 @@ pub enum OptionalLabel {
     Locality,
     /// `grpc.lb.backend_service`: the picked endpoint's cluster (gRFC A89).
     BackendService,
+    /// `grpc.disconnect_error` on `grpc.subchannel.disconnections` (gRFC A94): why the
+    /// connection ended. Only that instrument has it.
+    DisconnectError,
 }
 
 /// Which optional labels are on.
@@ -29,6 +32,7 @@ pub enum OptionalLabel {
 pub(crate) struct OptionalLabels {
     pub(crate) locality: bool,
     pub(crate) backend_service: bool,
+    pub(crate) disconnect_error: bool,
 }
 
 /// The optional-label values of one endpoint, built once per endpoint set by the channel.
@@ -47,6 +51,7 @@ impl OptionalLabels {
         match label {
             OptionalLabel::Locality => self.locality = true,
             OptionalLabel::BackendService => self.backend_service = true,
+            OptionalLabel::DisconnectError => self.disconnect_error = true,
         }
     }
 

@@ -1,5 +1,7 @@
 //! Non-per-call instruments: gRFC A78 xDS client metrics (with A88's cache states), gRFC A91
-//! outlier-detection metrics and Meshwork's own `meshwork.*`.
+//! outlier-detection metrics and Meshwork's own `meshwork.*`, plus the off-by-default A96 retry
+//! (`retry`), A94 subchannel (`subchannel`) and A78 weighted-round-robin (`wrr`) instruments,
+//! built only when enabled by name (`experimental`).
 //!
 //! Only the instruments and typed record functions live here; the xDS client, breakers, outlier
 //! detection, fault injection and the retry budget call them. A78 and A91 metrics are
@@ -12,11 +14,20 @@ use std::sync::{Arc, Mutex, Weak};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Meter, ObservableGauge};
 
+use super::experimental::EnabledMetrics;
+use super::lb_labels::{LbLabels, OptionalLabels};
+use super::method::MethodRegistry;
 use super::names::*;
 
 mod resources;
+mod retry;
+mod subchannel;
+mod wrr;
 
 pub use resources::{ResourceCount, XdsResourceSource};
+pub use retry::{RetryCounts, RetryRecorder};
+pub use subchannel::{DisconnectError, SubchannelMetrics};
+pub use wrr::{WrrMetrics, WrrUpdate};
 
 /// Record functions for xDS client and mesh-behaviour metrics. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +50,11 @@ struct Instruments {
     outlier_ejections: Counter<u64>,
     fault_injected: Counter<u64>,
     retry_budget_exhausted: Counter<u64>,
+    /// Off-by-default families; `None` when none of their instruments is enabled.
+    retry: Option<Arc<retry::Instruments>>,
+    subchannel: Option<Arc<subchannel::Instruments>>,
+    wrr: Option<Arc<wrr::Instruments>>,
+    optional: OptionalLabels,
 }
 
 /// The outlier-detection algorithm that found an outlier (gRFC A91
@@ -96,7 +112,7 @@ impl MeshMetrics {
         Self::default()
     }
 
-    pub(crate) fn new(meter: &Meter) -> Self {
+    pub(crate) fn new(meter: &Meter, enabled: EnabledMetrics, optional: OptionalLabels) -> Self {
         let counter = |name: &'static str, unit: &'static str, description: &'static str| {
             meter
                 .u64_counter(name)
@@ -162,7 +178,45 @@ impl MeshMetrics {
                     "{retry}",
                     "Retries not made because the retry budget was exhausted.",
                 ),
+                retry: retry::build(meter, enabled),
+                subchannel: subchannel::build(meter, enabled),
+                wrr: wrr::build(meter, enabled),
+                optional,
             })),
+        }
+    }
+
+    /// The A96 recorder of channel `target`, whose `grpc.method` values follow `methods`
+    /// (the telemetry's registry, as for the A66 metrics). Disabled unless an A96 instrument
+    /// is enabled.
+    pub fn retry_recorder(&self, target: &str, methods: &MethodRegistry) -> RetryRecorder {
+        match self.inner.as_ref().and_then(|i| i.retry.clone()) {
+            Some(instruments) => RetryRecorder::new(instruments, target, methods.clone()),
+            None => RetryRecorder::default(),
+        }
+    }
+
+    /// The A94 recorder of one endpoint connection held for channel `target`, labelled with
+    /// `lb`'s enabled optional labels. Disabled unless an A94 instrument is enabled.
+    pub fn subchannel(&self, target: &str, lb: &LbLabels) -> SubchannelMetrics {
+        match self.inner.as_ref() {
+            Some(i) => match &i.subchannel {
+                Some(s) => SubchannelMetrics::new(s.clone(), target, lb, i.optional),
+                None => SubchannelMetrics::default(),
+            },
+            None => SubchannelMetrics::default(),
+        }
+    }
+
+    /// The A78 WRR recorder of one policy instance of channel `target`, labelled with `lb`'s
+    /// enabled optional labels. Disabled unless a WRR instrument is enabled.
+    pub fn wrr(&self, target: &str, lb: &LbLabels) -> WrrMetrics {
+        match self.inner.as_ref() {
+            Some(i) => match &i.wrr {
+                Some(w) => WrrMetrics::new(w.clone(), target, lb, i.optional),
+                None => WrrMetrics::default(),
+            },
+            None => WrrMetrics::default(),
         }
     }
 
@@ -303,3 +357,6 @@ impl MeshMetrics {
 fn target_kv(target: &str) -> KeyValue {
     KeyValue::new(ATTR_TARGET, target.to_owned())
 }
+
+#[cfg(test)]
+mod tests;

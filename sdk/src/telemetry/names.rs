@@ -1,6 +1,7 @@
 //! Instrument names, units, attribute keys and default histogram boundaries.
 //!
-//! Names, units and buckets are the gRFC ones (A66 per-call metrics, A78 xDS client metrics);
+//! Names, units and buckets are the gRFC ones (A66 per-call metrics, A78 xDS client and WRR
+//! metrics, A91 outlier detection, A94 subchannel metrics, A96 retry metrics);
 //! Meshwork's own instruments use the `meshwork.` prefix because A79 reserves `grpc.` for gRPC.
 //! This module only holds constants; instruments are built in `instruments` and `mesh`.
 
@@ -38,6 +39,59 @@ pub const XDS_CLIENT_RESOURCES: &str = "grpc.xds_client.resources";
 pub const OUTLIER_EJECTIONS_ENFORCED: &str = "grpc.lb.outlier_detection.ejections_enforced";
 /// `grpc.lb.outlier_detection.ejections_unenforced` (Counter, `{ejection}`), gRFC A91.
 pub const OUTLIER_EJECTIONS_UNENFORCED: &str = "grpc.lb.outlier_detection.ejections_unenforced";
+/// `grpc.client.call.retries` (Histogram, `{retry}`, buckets [`RETRY_BUCKETS`]), gRFC A96:
+/// retries of one call, transparent retries excluded; calls without retries record nothing.
+/// Off by default ([`TelemetryBuilder::enable_metric`](super::TelemetryBuilder::enable_metric)).
+pub const CLIENT_CALL_RETRIES: &str = "grpc.client.call.retries";
+/// `grpc.client.call.transparent_retries` (Histogram, `{transparent_retry}`, buckets
+/// [`TRANSPARENT_RETRY_BUCKETS`]), gRFC A96. Off by default.
+pub const CLIENT_CALL_TRANSPARENT_RETRIES: &str = "grpc.client.call.transparent_retries";
+/// `grpc.client.call.hedges` (Histogram, `{hedge}`), gRFC A96. Meshwork never hedges, so every
+/// call has 0 hedges, which A96 does not record: enabling it is accepted and records nothing.
+pub const CLIENT_CALL_HEDGES: &str = "grpc.client.call.hedges";
+/// `grpc.client.call.retry_delay` (Histogram, `s`, A66 latency buckets), gRFC A96: the time a
+/// call spent with no attempt in flight (backoff). Off by default.
+pub const CLIENT_CALL_RETRY_DELAY: &str = "grpc.client.call.retry_delay";
+/// `grpc.subchannel.disconnections` (Counter, `{disconnection}`), gRFC A94. Off by default.
+pub const SUBCHANNEL_DISCONNECTIONS: &str = "grpc.subchannel.disconnections";
+/// `grpc.subchannel.connection_attempts_succeeded` (Counter, `{attempt}`), gRFC A94. Off by
+/// default.
+pub const SUBCHANNEL_ATTEMPTS_SUCCEEDED: &str = "grpc.subchannel.connection_attempts_succeeded";
+/// `grpc.subchannel.connection_attempts_failed` (Counter, `{attempt}`), gRFC A94. Off by
+/// default.
+pub const SUBCHANNEL_ATTEMPTS_FAILED: &str = "grpc.subchannel.connection_attempts_failed";
+/// `grpc.subchannel.open_connections` (UpDownCounter, `{connection}`), gRFC A94. Off by default.
+pub const SUBCHANNEL_OPEN_CONNECTIONS: &str = "grpc.subchannel.open_connections";
+/// `grpc.lb.wrr.rr_fallback` (Counter, `{update}`), gRFC A78: scheduler updates with fewer than
+/// two usable weights, which fall back to round robin. Off by default.
+pub const WRR_RR_FALLBACK: &str = "grpc.lb.wrr.rr_fallback";
+/// `grpc.lb.wrr.endpoint_weight_not_yet_usable` (Counter, `{endpoint}`), gRFC A78: endpoints
+/// without a usable weight yet (no report, or in blackout) per scheduler update. Off by default.
+pub const WRR_WEIGHT_NOT_YET_USABLE: &str = "grpc.lb.wrr.endpoint_weight_not_yet_usable";
+/// `grpc.lb.wrr.endpoint_weight_stale` (Counter, `{endpoint}`), gRFC A78: endpoints whose last
+/// report is older than the expiration period, per scheduler update. Off by default.
+pub const WRR_WEIGHT_STALE: &str = "grpc.lb.wrr.endpoint_weight_stale";
+/// `grpc.lb.wrr.endpoint_weights` (Histogram, `{weight}`), gRFC A78: every endpoint's weight
+/// (0 when unusable) per scheduler update. Off by default.
+pub const WRR_ENDPOINT_WEIGHTS: &str = "grpc.lb.wrr.endpoint_weights";
+
+/// The instruments that are off until enabled by name (gRFC A79: experimental metrics start
+/// off), in the order [`TelemetryError::UnknownMetric`](super::TelemetryError::UnknownMetric)
+/// lists them.
+pub const OPTIONAL_METRICS: [&str; 12] = [
+    CLIENT_CALL_RETRIES,
+    CLIENT_CALL_TRANSPARENT_RETRIES,
+    CLIENT_CALL_HEDGES,
+    CLIENT_CALL_RETRY_DELAY,
+    SUBCHANNEL_DISCONNECTIONS,
+    SUBCHANNEL_ATTEMPTS_SUCCEEDED,
+    SUBCHANNEL_ATTEMPTS_FAILED,
+    SUBCHANNEL_OPEN_CONNECTIONS,
+    WRR_RR_FALLBACK,
+    WRR_WEIGHT_NOT_YET_USABLE,
+    WRR_WEIGHT_STALE,
+    WRR_ENDPOINT_WEIGHTS,
+];
 /// `meshwork.breaker.overflows` (Counter, `{request}`): requests refused by a circuit breaker.
 pub const BREAKER_OVERFLOWS: &str = "meshwork.breaker.overflows";
 /// `meshwork.outlier.ejections` (Counter, `{ejection}`): endpoints ejected by outlier detection.
@@ -72,6 +126,10 @@ pub const ATTR_XDS_CACHE_STATE: &str = "grpc.xds.cache_state";
 pub const ATTR_XDS_SERVER: &str = "grpc.xds.server";
 /// Attribute `grpc.xds.resource_type`: e.g. `envoy.config.listener.v3.Listener` (A78).
 pub const ATTR_XDS_RESOURCE_TYPE: &str = "grpc.xds.resource_type";
+/// Optional attribute `grpc.disconnect_error` on `grpc.subchannel.disconnections` (gRFC A94):
+/// `GOAWAY <CODE>`, `subchannel shutdown`, `connection reset`, `connection timed out`,
+/// `connection aborted`, `socket error` or `unknown`.
+pub const ATTR_DISCONNECT_ERROR: &str = "grpc.disconnect_error";
 /// Attribute `meshwork.cluster`: the xDS cluster name on Meshwork's own instruments.
 pub const ATTR_CLUSTER: &str = "meshwork.cluster";
 /// Attribute `meshwork.fault.kind`: `delay` or `abort`.
@@ -110,6 +168,12 @@ pub const LATENCY_BUCKETS: [f64; 41] = [
     0.006, 0.008, 0.01, 0.013, 0.016, 0.02, 0.025, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.13, 0.16,
     0.2, 0.25, 0.3, 0.4, 0.5, 0.65, 0.8, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0,
 ];
+
+/// A96 buckets of `grpc.client.call.retries`.
+pub const RETRY_BUCKETS: [f64; 5] = [1.0, 2.0, 3.0, 4.0, 5.0];
+
+/// A96 buckets of `grpc.client.call.transparent_retries`.
+pub const TRANSPARENT_RETRY_BUCKETS: [f64; 6] = [1.0, 2.0, 3.0, 4.0, 5.0, 10.0];
 
 /// A66 size buckets, in bytes.
 pub const SIZE_BUCKETS: [f64; 14] = [

@@ -6,6 +6,7 @@ fn env() -> PolicyEnv {
     PolicyEnv {
         clock: Clock::manual(),
         ring_size_cap: 4096,
+        metrics: Default::default(),
     }
 }
 

@@ -97,3 +97,53 @@ fn weights_in_blackout_count_as_unknown() {
     let light = skewed.get(&ms[0].handle.id()).copied().unwrap_or(0);
     assert!((85..=115).contains(&light), "{skewed:?}");
 }
+
+#[test]
+fn each_build_records_the_a78_metrics_of_its_update() {
+    use crate::telemetry::{LbLabels, Telemetry, names::OPTIONAL_METRICS};
+    let telemetry = Telemetry::builder()
+        .enable_metrics(OPTIONAL_METRICS)
+        .and_then(|b| b.build())
+        .unwrap_or_default();
+    let metrics = telemetry
+        .mesh()
+        .wrr("xds:///svc", &LbLabels::new("c", "", "", ""));
+    let clock = Clock::manual();
+    let mut wrr = Wrr::new(&config(Duration::from_secs(10)), clock.clone()).with_metrics(metrics);
+    let ms = members(3, Connectivity::Ready);
+    report(&ms[0], 100.0, 0.5);
+    report(&ms[1], 100.0, 0.25);
+    // At t=0 every endpoint is blacked out or without reports: round robin.
+    wrr.build(&ms, &AtomicRng::new(1), &fail());
+    clock.advance(Duration::from_secs(11));
+    // Two weights usable now, the third endpoint still has none.
+    wrr.build(&ms, &AtomicRng::new(1), &fail());
+    let text = telemetry.prometheus_text();
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}{{")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(value("grpc_lb_wrr_rr_fallback_total"), Some(1.0), "{text}");
+    assert_eq!(
+        value("grpc_lb_wrr_endpoint_weight_not_yet_usable_total"),
+        Some(4.0),
+        "3 then 1: {text}"
+    );
+    assert_eq!(
+        value("grpc_lb_wrr_endpoint_weights_count"),
+        Some(6.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("grpc_lb_wrr_endpoint_weights_sum"),
+        Some(600.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("grpc_lb_wrr_endpoint_weight_stale_total"),
+        None,
+        "{text}"
+    );
+}

@@ -64,12 +64,13 @@ pub(super) struct LeafCluster {
 
 impl LeafCluster {
     pub(super) fn new(
-        balancer: ClusterBalancer,
+        mut balancer: ClusterBalancer,
         source: super::Source,
         limits: Limits,
         options: OutlierOptions,
         reports: Reports,
     ) -> Self {
+        balancer.set_metrics(reports.target.clone(), reports.metrics.clone());
         let (cluster, eds) = &limits.breaker_key;
         let breaker = BreakerRegistry::global().breaker(cluster, eds.as_deref());
         let mut outlier = OutlierDetector::new(options);
@@ -137,7 +138,11 @@ impl LeafCluster {
         }
         let mut states = Vec::with_capacity(changes.added.len());
         for handle in &changes.added {
-            let connection = pool.get(handle.address());
+            let connection = pool.get_with(handle.address(), || {
+                let reports = &self.reports;
+                let labels = self.lb_labels(handle.id());
+                reports.metrics.subchannel(&reports.target, &labels)
+            });
             states.push((handle.id(), connection.state()));
             self.connections.insert(handle.id(), connection);
         }
