@@ -14,36 +14,11 @@ use meshwork::xds::resource::route::RetryPolicy;
 use meshwork_proto::helloworld::HelloRequest;
 use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_tests::backend::Backends;
-use tokio::time::Instant;
+use meshwork_tests::promtool::{sample, wait_for_text};
 use tonic::Code;
 
 /// How long a metric may take to show a change the test caused.
 const WITHIN: Duration = Duration::from_secs(10);
-
-/// The value of the first sample line `name{...}` containing every label.
-fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .find(|l| labels.iter().all(|label| l.contains(label)))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// Polls the mesh's Prometheus text until `ok` holds, for at most [`WITHIN`].
-async fn wait_for(mesh: &Mesh, what: &str, ok: impl Fn(&str) -> bool) -> anyhow::Result<String> {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let text = mesh.telemetry().prometheus_text();
-        if ok(&text) {
-            return Ok(text);
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "{what} not seen within {WITHIN:?}; scrape:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// A mesh with telemetry (`enable` = the opt-in instruments on), a backend failing its next two
 /// calls UNAVAILABLE, and one retried call through a static channel; returns the channel target.
@@ -113,20 +88,30 @@ async fn retries_and_connections_are_recorded_when_enabled() -> anyhow::Result<(
     );
 
     backends[0].stop().await;
-    wait_for(&mesh, "the disconnection of the killed backend", |text| {
-        sample(text, "grpc_subchannel_open_connections", &[&t]) == Some(0.0)
-            && sample(text, "grpc_subchannel_disconnections_total", &[&t]) == Some(1.0)
-    })
+    wait_for_text(
+        mesh.telemetry(),
+        WITHIN,
+        "the disconnection of the killed backend",
+        |text| {
+            sample(text, "grpc_subchannel_open_connections", &[&t]) == Some(0.0)
+                && sample(text, "grpc_subchannel_disconnections_total", &[&t]) == Some(1.0)
+        },
+    )
     .await?;
     // round_robin reconnects at once; the dead port refuses it.
-    wait_for(&mesh, "a failed reconnection attempt", |text| {
-        sample(
-            text,
-            "grpc_subchannel_connection_attempts_failed_total",
-            &[&t],
-        )
-        .is_some_and(|n| n >= 1.0)
-    })
+    wait_for_text(
+        mesh.telemetry(),
+        WITHIN,
+        "a failed reconnection attempt",
+        |text| {
+            sample(
+                text,
+                "grpc_subchannel_connection_attempts_failed_total",
+                &[&t],
+            )
+            .is_some_and(|n| n >= 1.0)
+        },
+    )
     .await?;
     Ok(())
 }
@@ -138,9 +123,12 @@ async fn nothing_is_recorded_while_the_switch_is_off() -> anyhow::Result<()> {
     backends[0].stop().await;
     // The A66 metrics of the same call are there, so the scrape works.
     let t = format!("grpc_target=\"{target}\"");
-    let text = wait_for(&mesh, "the A66 attempt counter", |text| {
-        sample(text, "grpc_client_attempt_started_total", &[&t]) == Some(3.0)
-    })
+    let text = wait_for_text(
+        mesh.telemetry(),
+        WITHIN,
+        "the A66 attempt counter",
+        |text| sample(text, "grpc_client_attempt_started_total", &[&t]) == Some(3.0),
+    )
     .await?;
     for series in ["grpc_client_call_retr", "grpc_subchannel_", "grpc_lb_wrr_"] {
         ensure!(

@@ -14,6 +14,7 @@ use meshwork::telemetry::Telemetry;
 use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_proto::helloworld::greeter_server::{Greeter, GreeterServer};
 use meshwork_proto::helloworld::{HelloReply, HelloRequest};
+use meshwork_tests::promtool::sample;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -65,15 +66,6 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<(Str
         .split_once("\r\n\r\n")
         .context("HTTP response without a header/body separator")?;
     Ok((head.to_owned(), body.to_owned()))
-}
-
-/// The value of the first sample line that starts with `name{` and contains every label.
-fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .find(|l| labels.iter().all(|label| l.contains(label)))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,6 +30,7 @@ use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_tests::backend::{Backends, say_hello_batch};
 use meshwork_tests::control_plane::{bootstrap_for, fast_reconnect, start_control_plane};
 use meshwork_tests::greeter::{BACKOFF_BASE, GREETER, Spec, WAIT, subscribe_greeter};
+use meshwork_tests::promtool::{sample, wait_for_text};
 use meshwork_tests::resilience::{ServiceYaml, fast_connect, mesh_yaml, serve_yaml, until};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
@@ -43,35 +44,6 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Code;
 
 const LISTENER: &str = "envoy.config.listener.v3.Listener";
-
-/// The value of the first sample line of `name` that contains every label.
-fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .find(|l| labels.iter().all(|label| l.contains(label)))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// Polls `telemetry`'s Prometheus text until `ok` holds, for at most [`WAIT`].
-async fn wait_for_text(
-    telemetry: &Telemetry,
-    what: &str,
-    ok: impl Fn(&str) -> bool,
-) -> Result<String> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let text = telemetry.prometheus_text();
-        if ok(&text) {
-            return Ok(text);
-        }
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "{what} not within {WAIT:?}; metrics:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xds_client_metrics_count_updates_and_show_cache_states() -> Result<()> {
@@ -104,7 +76,7 @@ async fn xds_client_metrics_count_updates_and_show_cache_states() -> Result<()> 
         listener_type.as_str(),
     ];
     let valid = "grpc_xds_client_resource_updates_valid_total";
-    let text = wait_for_text(&telemetry, "a valid listener update", |t| {
+    let text = wait_for_text(&telemetry, WAIT, "a valid listener update", |t| {
         sample(t, valid, &labels).is_some_and(|v| v >= 1.0)
     })
     .await?;
@@ -145,7 +117,7 @@ async fn xds_client_metrics_count_updates_and_show_cache_states() -> Result<()> 
     server
         .wait_for_nack_of(node, ResourceKind::Listener.type_url(), bad_version, WAIT)
         .await?;
-    let text = wait_for_text(&telemetry, "an invalid listener update", |t| {
+    let text = wait_for_text(&telemetry, WAIT, "an invalid listener update", |t| {
         sample(t, "grpc_xds_client_resource_updates_invalid_total", &labels) == Some(1.0)
     })
     .await?;
@@ -172,7 +144,7 @@ async fn a_mesh_records_xds_metrics_under_its_shared_target() -> Result<()> {
         .build()?;
     let _channel = mesh.channel(&format!("xds:///{GREETER}")).await?;
     let target = format!("grpc_target=\"{XDS_SHARED_TARGET}\"");
-    wait_for_text(&telemetry, "the mesh's listener update", |t| {
+    wait_for_text(&telemetry, WAIT, "the mesh's listener update", |t| {
         sample(
             t,
             "grpc_xds_client_resource_updates_valid_total",
@@ -320,7 +292,7 @@ async fn ejections_locality_labels_and_attempt_spans_are_recorded() -> Result<()
     })
     .await?;
 
-    let text = wait_for_text(&telemetry, "an enforced ejection", |t| {
+    let text = wait_for_text(&telemetry, WAIT, "an enforced ejection", |t| {
         sample(
             t,
             "grpc_lb_outlier_detection_ejections_enforced_total",
@@ -405,7 +377,7 @@ async fn a_control_plane_that_goes_away_counts_one_server_failure() -> Result<()
     )
     .await
     .context("the client did not retry the vanished server three times")??;
-    wait_for_text(&telemetry, "one server failure", |t| {
+    wait_for_text(&telemetry, WAIT, "one server failure", |t| {
         sample(t, failure, &labels) == Some(1.0)
     })
     .await?;
