@@ -38,6 +38,7 @@ pub(crate) use client::ClientTls;
 pub use error::TlsError;
 pub use file_watcher::{DEFAULT_REFRESH_INTERVAL, FileWatcherConfig};
 pub use san::SubjectAltName;
+pub(crate) use verifier::handshake_error;
 
 use file_watcher::FileWatcher;
 

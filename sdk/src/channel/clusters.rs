@@ -33,8 +33,8 @@ use crate::connection::{ConnectionPool, EndpointConnection};
 use crate::health::outlier::OutlierOptions;
 use crate::resolver::ClusterConfig;
 use crate::resolver::{ClusterEndpoints, Snapshot};
-use crate::tls::UpstreamTls;
 use crate::telemetry::MeshMetrics;
+use crate::tls::UpstreamTls;
 use crate::xds::resource::cluster::LbPolicy;
 use crate::xds::resource::endpoint::{
     ClusterLoadAssignment, Endpoint, HealthStatus, Locality, LocalityEndpoints, Priority,

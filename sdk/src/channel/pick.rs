@@ -146,7 +146,10 @@ where
                     |state| pick(&core, state, &routed, tried.as_ref()),
                     || {
                         let why = connection_errors(&core.published.load(), &routed.cluster);
-                        format!("no endpoint of cluster `{}` became ready{why}", routed.cluster)
+                        format!(
+                            "no endpoint of cluster `{}` became ready{why}",
+                            routed.cluster
+                        )
                     },
                 )
                 .await?;

@@ -53,7 +53,10 @@ impl Shared {
     }
 
     pub(super) fn set_last_error(&self, error: Option<String>) {
-        *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = error.map(Arc::from);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = error.map(Arc::from);
     }
 }
 

@@ -25,13 +25,12 @@ use tokio::time::Instant;
 use super::ConnectOptions;
 use super::endpoint::{Sender, Shared};
 use super::io::Io;
-use crate::tls::{ClientTls, TlsError};
 use crate::balancer::Connectivity;
 use crate::telemetry::{DisconnectError, SubchannelMetrics};
+use crate::tls::{ClientTls, TlsError, handshake_error};
 use crate::xds::backoff::Backoff;
 
-type Driver =
-    hyper::client::conn::http2::Connection<TokioIo<Io>, tonic::body::Body, TokioExecutor>;
+type Driver = hyper::client::conn::http2::Connection<TokioIo<Io>, tonic::body::Body, TokioExecutor>;
 
 /// Why one connection attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +40,7 @@ enum DialError {
     #[error("TLS setup failed: {0}")]
     TlsSetup(#[from] TlsError),
     #[error("TLS handshake failed: {0}")]
-    TlsHandshake(io::Error),
+    TlsHandshake(String),
     #[error("HTTP/2 handshake failed: {0}")]
     Handshake(#[from] hyper::Error),
 }
@@ -99,7 +98,7 @@ async fn dial(address: SocketAddr, tls: Option<&ClientTls>) -> Result<(Sender, D
             let stream = connector
                 .connect(name, tcp)
                 .await
-                .map_err(DialError::TlsHandshake)?;
+                .map_err(|e| DialError::TlsHandshake(handshake_error(&e)))?;
             Io::Tls(Box::new(stream))
         }
     };

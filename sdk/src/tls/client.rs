@@ -26,7 +26,8 @@ pub(crate) struct ClientTls {
 
 impl PartialEq for ClientTls {
     fn eq(&self, other: &Self) -> bool {
-        self.settings == other.settings && Arc::ptr_eq(&self.providers.inner, &other.providers.inner)
+        self.settings == other.settings
+            && Arc::ptr_eq(&self.providers.inner, &other.providers.inner)
     }
 }
 
@@ -46,19 +47,21 @@ impl ClientTls {
     ) -> Result<(TlsConnector, ServerName<'static>), TlsError> {
         let root = &self.settings.root.instance_name;
         let material = self.providers.provider(root)?.current().await?;
-        let roots = material
-            .roots
-            .clone()
-            .ok_or_else(|| TlsError::NoRoots {
-                instance: root.clone(),
-            })?;
+        let roots = material.roots.clone().ok_or_else(|| TlsError::NoRoots {
+            instance: root.clone(),
+        })?;
         let identity = match &self.settings.identity {
             Some(provider) => {
                 let instance = &provider.instance_name;
                 let material = self.providers.provider(instance)?.current().await?;
-                Some(material.identity.clone().ok_or_else(|| TlsError::NoIdentity {
-                    instance: instance.clone(),
-                })?)
+                Some(
+                    material
+                        .identity
+                        .clone()
+                        .ok_or_else(|| TlsError::NoIdentity {
+                            instance: instance.clone(),
+                        })?,
+                )
             }
             None => None,
         };

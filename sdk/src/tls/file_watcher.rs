@@ -55,10 +55,16 @@ impl FileWatcherConfig {
         let ca_certificate_file = path("ca_certificate_file")?;
         match (&certificate_file, &private_key_file) {
             (Some(_), None) => {
-                return Err("`certificate_file` is set without `private_key_file`; set both or neither".into());
+                return Err(
+                    "`certificate_file` is set without `private_key_file`; set both or neither"
+                        .into(),
+                );
             }
             (None, Some(_)) => {
-                return Err("`private_key_file` is set without `certificate_file`; set both or neither".into());
+                return Err(
+                    "`private_key_file` is set without `certificate_file`; set both or neither"
+                        .into(),
+                );
             }
             _ => {}
         }

@@ -74,9 +74,7 @@ impl SubjectAltName {
     /// Whether `matcher` accepts this name.
     pub(super) fn is_matched_by(&self, matcher: &StringMatcher) -> bool {
         match self {
-            SubjectAltName::Dns(name) => {
-                matcher.matches(name) || wildcard_matches(name, matcher)
-            }
+            SubjectAltName::Dns(name) => matcher.matches(name) || wildcard_matches(name, matcher),
             SubjectAltName::Uri(name) | SubjectAltName::Email(name) => matcher.matches(name),
             SubjectAltName::Ip(ip) => {
                 matcher.matches(&ip.to_string())

@@ -131,3 +131,18 @@ impl fmt::Debug for SanVerifier {
             .finish_non_exhaustive()
     }
 }
+
+/// A handshake error as users should read it: rustls shows a verifier's own error (such as
+/// [`SanMismatch`]) with `Debug`, so it is unwrapped and shown with `Display` here.
+pub(crate) fn handshake_error(error: &std::io::Error) -> String {
+    let inner = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    match inner {
+        Some(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(e)))) => {
+            format!("invalid peer certificate: {e}")
+        }
+        Some(e) => e.to_string(),
+        None => error.to_string(),
+    }
+}

@@ -154,8 +154,13 @@ fn tls_blocks_need_instance_names_and_non_empty_sans() {
     assert!(text.contains("tls.ca_instance must name"), "{text}");
     let text = error(&format!("{base}{{ca_instance: default, san: ['']}}}}]"));
     assert!(text.contains("tls.san entries must be non-empty"), "{text}");
-    let text = error(&format!("{base}{{ca_instance: default, identity_instance: ''}}}}]"));
-    assert!(text.contains("tls.identity_instance must not be empty"), "{text}");
+    let text = error(&format!(
+        "{base}{{ca_instance: default, identity_instance: ''}}}}]"
+    ));
+    assert!(
+        text.contains("tls.identity_instance must not be empty"),
+        "{text}"
+    );
     let text = error(&format!("{base}{{ca_instance: default, sni: ''}}}}]"));
     assert!(text.contains("tls.sni must not be empty"), "{text}");
     let text = error(&format!("{base}{{ca: default}}}}]"));

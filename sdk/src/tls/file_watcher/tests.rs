@@ -48,8 +48,8 @@ fn write_identity(dir: &std::path::Path, name: &str) -> String {
 
 #[test]
 fn config_defaults_and_validation() {
-    let parsed = FileWatcherConfig::from_json(&json!({"ca_certificate_file": "/ca.pem"}))
-        .expect("valid");
+    let parsed =
+        FileWatcherConfig::from_json(&json!({"ca_certificate_file": "/ca.pem"})).expect("valid");
     assert_eq!(parsed.refresh_interval, DEFAULT_REFRESH_INTERVAL);
     assert_eq!(parsed.certificate_file, None);
     let parsed = FileWatcherConfig::from_json(&json!({
@@ -58,12 +58,27 @@ fn config_defaults_and_validation() {
     .expect("valid");
     assert_eq!(parsed.refresh_interval, Duration::from_millis(1500));
     let cases = [
-        (json!({"certificate_file": "/c.pem"}), "without `private_key_file`"),
-        (json!({"private_key_file": "/k.pem", "ca_certificate_file": "/ca"}), "without `certificate_file`"),
+        (
+            json!({"certificate_file": "/c.pem"}),
+            "without `private_key_file`",
+        ),
+        (
+            json!({"private_key_file": "/k.pem", "ca_certificate_file": "/ca"}),
+            "without `certificate_file`",
+        ),
         (json!({}), "set at least one"),
-        (json!({"ca_certificate_file": 7}), "`ca_certificate_file` must be a non-empty file path"),
-        (json!({"ca_certificate_file": "/ca", "refresh_interval": "0s"}), "positive JSON duration"),
-        (json!({"ca_certificate_file": "/ca", "refresh_interval": "10m"}), "positive JSON duration"),
+        (
+            json!({"ca_certificate_file": 7}),
+            "`ca_certificate_file` must be a non-empty file path",
+        ),
+        (
+            json!({"ca_certificate_file": "/ca", "refresh_interval": "0s"}),
+            "positive JSON duration",
+        ),
+        (
+            json!({"ca_certificate_file": "/ca", "refresh_interval": "10m"}),
+            "positive JSON duration",
+        ),
         (json!("file"), "expected a JSON object"),
     ];
     for (config, expected) in cases {
@@ -81,7 +96,10 @@ async fn load_errors_name_the_instance_and_file() {
     let text = missing.to_string();
     assert!(text.contains("instance `default`"), "{text}");
     assert!(text.contains("ca_certificate_file"), "{text}");
-    assert!(text.contains(&dir.join("ca.pem").display().to_string()), "{text}");
+    assert!(
+        text.contains(&dir.join("ca.pem").display().to_string()),
+        "{text}"
+    );
     assert!(text.contains("check the path"), "{text}");
 
     write_identity(&dir, "client.test");
@@ -120,8 +138,15 @@ async fn reloads_on_the_interval_and_keeps_the_last_good_files() {
     let refresh = Duration::from_secs(60);
     let watcher = FileWatcher::start("default", config(&dir, refresh));
     let chain = |m: &Material| m.identity.as_ref().map(|i| i.chain[0].to_vec());
-    let der = |pem: &str| CertificateDer::from_pem_slice(pem.as_bytes()).expect("pem").to_vec();
-    assert_eq!(chain(&*watcher.current().await.expect("first load")), Some(der(&first)));
+    let der = |pem: &str| {
+        CertificateDer::from_pem_slice(pem.as_bytes())
+            .expect("pem")
+            .to_vec()
+    };
+    assert_eq!(
+        chain(&*watcher.current().await.expect("first load")),
+        Some(der(&first))
+    );
 
     let second = write_identity(&dir, "second.test");
     tokio::time::sleep(refresh / 2).await;
@@ -131,7 +156,10 @@ async fn reloads_on_the_interval_and_keeps_the_last_good_files() {
         "files are not read again before the interval"
     );
     tokio::time::sleep(refresh).await;
-    assert_eq!(chain(&*watcher.current().await.expect("reloaded")), Some(der(&second)));
+    assert_eq!(
+        chain(&*watcher.current().await.expect("reloaded")),
+        Some(der(&second))
+    );
 
     std::fs::remove_file(dir.join("cert.pem")).expect("remove");
     tokio::time::sleep(refresh * 2).await;

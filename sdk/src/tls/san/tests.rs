@@ -56,7 +56,10 @@ fn a_certificate_without_sans_has_none_and_fails_any_matcher() {
     let sans = SubjectAltName::from_certificate(&certificate(Vec::new())).expect("parse");
     assert!(sans.is_empty());
     assert!(!authorized(&sans, &[exact(SPIFFE)]));
-    assert!(authorized(&sans, &[]), "an empty matcher list accepts any certificate");
+    assert!(
+        authorized(&sans, &[]),
+        "an empty matcher list accepts any certificate"
+    );
 }
 
 #[test]
@@ -80,7 +83,9 @@ fn each_matcher_kind_applies_to_uri_sans() {
     let pattern = |p: StringPattern| matcher(p, false);
     assert!(san.is_matched_by(&exact(SPIFFE)));
     assert!(!san.is_matched_by(&exact("spiffe://cluster.local/ns/default/sa/other")));
-    assert!(san.is_matched_by(&pattern(StringPattern::Prefix("spiffe://cluster.local/".into()))));
+    assert!(san.is_matched_by(&pattern(StringPattern::Prefix(
+        "spiffe://cluster.local/".into()
+    ))));
     assert!(!san.is_matched_by(&pattern(StringPattern::Prefix("spiffe://other/".into()))));
     assert!(san.is_matched_by(&pattern(StringPattern::Suffix("/sa/greeter".into()))));
     assert!(san.is_matched_by(&pattern(StringPattern::Contains("/ns/default/".into()))));

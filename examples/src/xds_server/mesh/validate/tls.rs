@@ -14,7 +14,10 @@ impl Validator {
                 "tls.ca_instance must name the clients' certificate-provider instance holding the CA (e.g. `default`)".into(),
             );
         }
-        if t.identity_instance.as_ref().is_some_and(|i| i.trim().is_empty()) {
+        if t.identity_instance
+            .as_ref()
+            .is_some_and(|i| i.trim().is_empty())
+        {
             self.push(
                 format!("{at}.tls.identity_instance"),
                 "identity_instance",
