@@ -144,27 +144,27 @@ async fn reloads_on_the_interval_and_keeps_the_last_good_files() {
             .to_vec()
     };
     assert_eq!(
-        chain(&*watcher.current().await.expect("first load")),
+        chain(&watcher.current().await.expect("first load")),
         Some(der(&first))
     );
 
     let second = write_identity(&dir, "second.test");
     tokio::time::sleep(refresh / 2).await;
     assert_eq!(
-        chain(&*watcher.current().await.expect("loaded")),
+        chain(&watcher.current().await.expect("loaded")),
         Some(der(&first)),
         "files are not read again before the interval"
     );
     tokio::time::sleep(refresh).await;
     assert_eq!(
-        chain(&*watcher.current().await.expect("reloaded")),
+        chain(&watcher.current().await.expect("reloaded")),
         Some(der(&second))
     );
 
     std::fs::remove_file(dir.join("cert.pem")).expect("remove");
     tokio::time::sleep(refresh * 2).await;
     assert_eq!(
-        chain(&*watcher.current().await.expect("last good kept")),
+        chain(&watcher.current().await.expect("last good kept")),
         Some(der(&second))
     );
 }
