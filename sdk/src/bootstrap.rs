@@ -22,6 +22,7 @@ mod server;
 mod target;
 mod validate;
 
+pub(crate) use duration::parse_json_duration;
 pub use error::{BootstrapError, BootstrapSource, FieldError};
 pub use load::{BOOTSTRAP_CONFIG_ENV, BOOTSTRAP_FILE_ENV};
 pub use target::{ListenerTarget, TargetError};

@@ -30,8 +30,17 @@
 //! targets reports under the target that made it. When the last holder lets go while the
 //! connection is open, it counts as a `subchannel shutdown` disconnection.
 //!
-//! Not here: TLS to endpoints (A29), client-side health checks (A17), keepalive pings, and
-//! endpoint choice (the balancer). The pool holds only weak references: a connection lives while
+//! **TLS (gRFC A29).** A cluster with an `UpstreamTlsContext` asks for its connections with
+//! those TLS settings; the pool keys connections by address *and* security settings, so a
+//! plaintext and a TLS connection to one address (or two TLS connections with different roots,
+//! identity or SAN matchers) are never shared. The handshake is made by [`crate::tls`] with the
+//! pool's [`CertificateProviders`]; a pool without providers (the channel option
+//! `xds_security` off, or no bootstrap) connects in plaintext whatever the cluster says. A failed
+//! handshake, a SAN mismatch included, is a failed connection attempt: the endpoint goes to
+//! TRANSIENT_FAILURE and its error is kept for the RPCs that fail because of it.
+//!
+//! Not here: client-side health checks (A17), keepalive pings, and endpoint choice (the
+//! balancer). The pool holds only weak references: a connection lives while
 //! some cluster of some channel still lists its address, and its task stops when the last
 //! [`EndpointConnection`] handle is dropped.
 
@@ -44,9 +53,11 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 
 use crate::telemetry::SubchannelMetrics;
+use crate::tls::{CertificateProviders, ClientTls, UpstreamTls};
 use crate::xds::BackoffConfig;
 
 mod endpoint;
+mod io;
 mod task;
 
 pub(crate) use endpoint::{EndpointConnection, Sender};
@@ -75,8 +86,8 @@ impl Default for ConnectOptions {
     }
 }
 
-/// The process-wide set of endpoint connections, keyed by address. Cheap to clone; clones share
-/// the connections.
+/// The process-wide set of endpoint connections, keyed by address and TLS settings. Cheap to
+/// clone; clones share the connections.
 #[derive(Clone, Debug)]
 pub struct ConnectionPool {
     inner: Arc<PoolInner>,
@@ -88,12 +99,26 @@ struct PoolInner {
     runtime: Handle,
     seed: u64,
     next: AtomicU64,
-    connections: Mutex<HashMap<SocketAddr, Weak<endpoint::Owner>>>,
+    /// Certificate providers for TLS clusters; `None` = every connection is plaintext.
+    tls: Option<CertificateProviders>,
+    /// Per address, its live connections (one per distinct TLS setting).
+    connections: Mutex<HashMap<SocketAddr, Vec<Weak<endpoint::Owner>>>>,
 }
 
 impl ConnectionPool {
     /// A pool whose connection tasks run on `runtime`.
     pub(crate) fn new(options: ConnectOptions, runtime: Handle) -> Self {
+        ConnectionPool::with_tls(options, runtime, None)
+    }
+
+    /// A pool that makes TLS connections for clusters with upstream TLS (gRFC A29), with
+    /// certificates from `providers` (the bootstrap's `certificate_providers`). Without it
+    /// (`None`), every connection is plaintext.
+    pub(crate) fn with_tls(
+        options: ConnectOptions,
+        runtime: Handle,
+        tls: Option<CertificateProviders>,
+    ) -> Self {
         let seed = options.seed.unwrap_or_else(|| fastrand::u64(..));
         ConnectionPool {
             inner: Arc::new(PoolInner {
@@ -101,44 +126,71 @@ impl ConnectionPool {
                 runtime,
                 seed,
                 next: AtomicU64::new(0),
+                tls,
                 connections: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Whether this pool honours clusters' TLS settings.
+    pub fn uses_tls(&self) -> bool {
+        self.inner.tls.is_some()
     }
 
     /// The connection to `address`: the live one if some channel already holds it, else a new
     /// IDLE one (nothing is dialled until [`EndpointConnection::connect`]).
     #[cfg(test)]
     pub(crate) fn get(&self, address: SocketAddr) -> EndpointConnection {
-        self.get_with(address, SubchannelMetrics::default)
+        self.get_with(address, None, SubchannelMetrics::default)
     }
 
-    /// [`ConnectionPool::get`]; a new connection records its A94 metrics into `metrics()`
-    /// (called only when the connection is made here).
+    /// The connection to `address` secured as `tls` says (`None`, or a pool without TLS:
+    /// plaintext): the live one if some channel already holds one with the same settings, else a
+    /// new IDLE one. A new connection records its A94 metrics into `metrics()` (called only when
+    /// the connection is made here).
     pub(crate) fn get_with(
         &self,
         address: SocketAddr,
+        tls: Option<&UpstreamTls>,
         metrics: impl FnOnce() -> SubchannelMetrics,
     ) -> EndpointConnection {
+        let tls = match (tls, &self.inner.tls) {
+            (Some(settings), Some(providers)) => {
+                Some(ClientTls::new(settings.clone(), providers.clone()))
+            }
+            _ => None,
+        };
         let mut map = self
             .inner
             .connections
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = map.get(&address).and_then(Weak::upgrade) {
-            return EndpointConnection::from_owner(existing);
+        let existing = map.get(&address).into_iter().flatten().find_map(|weak| {
+            let owner = weak.upgrade()?;
+            let connection = EndpointConnection::from_owner(owner);
+            (connection.tls() == tls.as_ref()).then_some(connection)
+        });
+        if let Some(connection) = existing {
+            return connection;
         }
-        map.retain(|_, weak| weak.strong_count() > 0);
+        map.retain(|_, weaks| {
+            weaks.retain(|weak| weak.strong_count() > 0);
+            !weaks.is_empty()
+        });
         let n = self.inner.next.fetch_add(1, Ordering::Relaxed);
         let rng = fastrand::Rng::with_seed(self.inner.seed.wrapping_add(n));
         let connection = EndpointConnection::spawn(
             address,
+            n,
+            tls,
             &self.inner.options,
             rng,
             &self.inner.runtime,
             metrics(),
         );
-        map.insert(address, Arc::downgrade(connection.owner()));
+        map.entry(address)
+            .or_default()
+            .push(Arc::downgrade(connection.owner()));
         connection
     }
 
@@ -149,6 +201,7 @@ impl ConnectionPool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
+            .flatten()
             .filter(|w| w.strong_count() > 0)
             .count()
     }

@@ -11,7 +11,8 @@
 //! - [`resolver`]: follows LDS → RDS → CDS → EDS for a target and publishes complete, consistent
 //!   snapshots (gRFC A74);
 //! - [`route`] and [`balancer`]: route matching and per-cluster load-balancing policies;
-//! - [`connection`]: the process-wide endpoint connection pool;
+//! - [`connection`]: the process-wide endpoint connection pool, plaintext or TLS;
+//! - [`tls`]: gRFC A29 xDS-driven TLS to endpoints (certificate providers, SAN checks);
 //! - [`channel`]: [`MeshChannel`], the tower `Service` a tonic client uses, over xDS or a static
 //!   endpoint list;
 //! - [`Mesh`]: the process-wide handle that makes xDS channels;
@@ -37,6 +38,7 @@ pub mod resolver;
 pub mod route;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod xds;
 
 pub use channel::{Lb, MeshChannel};

@@ -41,6 +41,7 @@ use crate::telemetry::names::XDS_SHARED_TARGET;
 use crate::telemetry::{
     MetricsOptions, MetricsServer, MetricsServerError, Telemetry, TelemetryBuilder,
 };
+use crate::tls::CertificateProviders;
 use crate::xds::{ClientOptions, XdsClient, XdsClientMetrics};
 
 /// The `grpc.target` of the process-wide xDS client's metrics (see [`XDS_SHARED_TARGET`]).
@@ -161,7 +162,13 @@ impl MeshBuilder {
         options.channel.fault_registry = Some(faults.clone());
         let events = EventSink::new(EVENT_CAPACITY);
         options.channel.events = events.clone();
-        let pool = ConnectionPool::new(options.connect.clone(), runtime.clone());
+        // gRFC A29: the pool makes TLS connections for clusters with upstream TLS, with the
+        // bootstrap's certificate providers, unless the channel options turn xDS security off.
+        let providers = xds
+            .as_ref()
+            .filter(|_| options.channel.xds_security)
+            .map(|(b, _)| CertificateProviders::new(b.certificate_providers.clone()));
+        let pool = ConnectionPool::with_tls(options.connect.clone(), runtime.clone(), providers);
         options.channel.telemetry = telemetry.clone();
         let xds_metrics = match (&xds, telemetry.is_enabled()) {
             (Some((_, client)), true) => Some(OwnedTask(

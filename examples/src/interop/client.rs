@@ -10,16 +10,19 @@
 //! circuit-breaking case needs. The peer of an RPC is the response header `hostname` (or
 //! `SimpleResponse.hostname`). The stats port serves [`super::stats_service`], CSDS
 //! ([`super::csds`]), channelz ([`meshwork::channelz`]: the framework waits for a READY channel
-//! to `--server` and an active ADS call through it) and health. Not supported:
-//! `--secure_mode true`, reflection.
+//! to `--server` and an active ADS call through it) and health. `--secure_mode true` uses the
+//! control plane's TLS settings (gRFC A29 xDS credentials, plaintext for clusters without them);
+//! `false` (the default, as in gRPC's client) connects in plaintext whatever the clusters say.
+//! Not supported: reflection.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use meshwork::channel::ChannelError;
-use meshwork::{Mesh, MeshChannel};
+use meshwork::bootstrap::Bootstrap;
+use meshwork::channel::{ChannelError, ChannelOptions};
+use meshwork::{Mesh, MeshChannel, MeshOptions};
 use meshwork_proto::envoy::service::status::v3::client_status_discovery_service_server::ClientStatusDiscoveryServiceServer;
 use meshwork_proto::grpc_testing::load_balancer_stats_service_server::LoadBalancerStatsServiceServer;
 use meshwork_proto::grpc_testing::test_service_client::TestServiceClient;
@@ -74,7 +77,8 @@ pub struct ClientArgs {
     /// Print each response.
     #[arg(long = "print_response", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub print_response: bool,
-    /// xDS credentials; only `false` is supported.
+    /// xDS credentials (gRFC A29): `true` follows each cluster's TLS settings with plaintext as
+    /// the fallback; `false` is plaintext everywhere.
     #[arg(long = "secure_mode", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub secure_mode: bool,
     /// Size of the `UnaryCall` request payload.
@@ -144,20 +148,21 @@ pub async fn run(
     args: ClientArgs,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ClientError> {
-    if args.secure_mode {
-        return Err(ClientError::Unsupported(
-            "--secure_mode true needs xDS credentials, which Meshwork's interop client does not \
-             support; run with --secure_mode false"
-                .to_owned(),
-        ));
-    }
     let config = args.rpc_config()?;
     let default_timeout = config.timeout;
     let channel_err = |source| ClientError::Channel {
         target: args.server.clone(),
         source,
     };
-    let mesh = Mesh::from_env().await.map_err(channel_err)?;
+    let bootstrap = Bootstrap::from_env().map_err(|e| channel_err(e.into()))?;
+    let options = MeshOptions {
+        channel: ChannelOptions {
+            xds_security: args.secure_mode,
+            ..ChannelOptions::default()
+        },
+        ..MeshOptions::default()
+    };
+    let mesh = Mesh::with_options(bootstrap, options).map_err(channel_err)?;
     let mut channels = Vec::new();
     for _ in 0..args.num_channels.max(1) {
         channels.push(

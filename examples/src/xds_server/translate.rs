@@ -14,6 +14,7 @@ mod cluster;
 mod endpoint;
 mod listener;
 mod route;
+mod tls;
 
 use std::collections::BTreeMap;
 

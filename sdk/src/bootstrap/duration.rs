@@ -10,7 +10,7 @@ use std::time::Duration;
 const MAX_SECONDS: u64 = 315_576_000_000;
 
 /// Parses `"<seconds>[.<up to 9 fraction digits>]s"`; `None` if the text is not of that form.
-pub(super) fn parse_json_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_json_duration(text: &str) -> Option<Duration> {
     let number = text.strip_suffix('s')?;
     let (whole, fraction) = match number.split_once('.') {
         Some((whole, fraction)) => (whole, Some(fraction)),

@@ -9,7 +9,10 @@
 //! endpoints; aggregate clusters (A37/A75) get an [`AggregatePicker`] over their leaves. Each
 //! leaf also carries its resilience state (`leaf`): the A32 breaker and `max_requests`, the A50
 //! outlier detector (swept from [`ClusterSet::on_timer`]) and A17 health verdicts
-//! ([`ClusterSet::on_health`]), all applied through `set_usable`. It is
+//! ([`ClusterSet::on_health`]), all applied through `set_usable`. A leaf asks the pool for
+//! connections secured as its cluster's upstream TLS says (gRFC A29); a CDS update that changes
+//! the TLS settings replaces the leaf, so its endpoints get connections with the new settings.
+//! It is
 //! plain state driven by the task in `manager`: no I/O here besides asking connections to
 //! connect, which only wakes their tasks.
 
@@ -31,6 +34,7 @@ use crate::health::outlier::OutlierOptions;
 use crate::resolver::ClusterConfig;
 use crate::resolver::{ClusterEndpoints, Snapshot};
 use crate::telemetry::MeshMetrics;
+use crate::tls::UpstreamTls;
 use crate::xds::resource::cluster::LbPolicy;
 use crate::xds::resource::endpoint::{
     ClusterLoadAssignment, Endpoint, HealthStatus, Locality, LocalityEndpoints, Priority,
@@ -155,6 +159,7 @@ impl ClusterSet {
             balancer,
             Source::Static,
             limits,
+            None,
             self.outlier_options,
             self.reports(),
         );
@@ -186,12 +191,13 @@ impl ClusterSet {
             };
             let policy = config.cluster.lb_policy.clone();
             let limits = limits_of(name, config);
+            let tls = config.cluster.tls.clone();
             match &config.endpoints {
                 ClusterEndpoints::Eds {
                     assignment: Ok(cla),
                     ..
                 } => {
-                    self.apply_eds(name, policy, cla, limits);
+                    self.apply_eds(name, policy, cla, limits, tls);
                 }
                 ClusterEndpoints::Eds {
                     service_name,
@@ -204,7 +210,7 @@ impl ClusterSet {
                         .insert(name.clone(), Slot::Failed(message.into()));
                 }
                 ClusterEndpoints::LogicalDns { host, port } => {
-                    lookups.extend(self.apply_dns(name, policy, host, *port, limits));
+                    lookups.extend(self.apply_dns(name, policy, (host, *port), limits, tls));
                 }
                 ClusterEndpoints::Aggregate { leaf_clusters } => {
                     self.clusters
@@ -223,10 +229,12 @@ impl ClusterSet {
         policy: LbPolicy,
         cla: &Arc<ClusterLoadAssignment>,
         limits: Limits,
+        tls: Option<UpstreamTls>,
     ) {
         let source = Source::Eds(cla.clone());
         if let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(name)
             && matches!(leaf.source, Source::Eds(_))
+            && leaf.tls == tls
         {
             leaf.balancer.update_policy(policy);
             leaf.update_limits(limits);
@@ -244,6 +252,7 @@ impl ClusterSet {
             balancer,
             source,
             limits,
+            tls,
             self.outlier_options,
             self.reports(),
         );
@@ -256,9 +265,9 @@ impl ClusterSet {
         &mut self,
         name: &str,
         policy: LbPolicy,
-        host: &str,
-        port: u16,
+        (host, port): (&str, u16),
         limits: Limits,
+        tls: Option<UpstreamTls>,
     ) -> Option<DnsLookup> {
         let source = Source::Dns {
             host: host.to_string(),
@@ -266,6 +275,7 @@ impl ClusterSet {
         };
         if let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(name)
             && leaf.source == source
+            && leaf.tls == tls
         {
             leaf.balancer.update_policy(policy);
             leaf.update_limits(limits);
@@ -277,6 +287,7 @@ impl ClusterSet {
             balancer,
             source,
             limits,
+            tls,
             self.outlier_options,
             self.reports(),
         );
@@ -349,13 +360,14 @@ impl ClusterSet {
         true
     }
 
-    /// Feeds one address's connectivity to every balancer with an endpoint there; reconnects an
-    /// IDLE endpoint of an eagerly connecting policy. Returns whether a picker changed.
-    pub(crate) fn on_connectivity(&mut self, address: SocketAddr, state: Connectivity) -> bool {
+    /// Feeds one pooled connection's connectivity (by [`EndpointConnection::id`]) to every
+    /// balancer with an endpoint on it; reconnects an IDLE endpoint of an eagerly connecting
+    /// policy. Returns whether a picker changed.
+    pub(crate) fn on_connectivity(&mut self, connection: u64, state: Connectivity) -> bool {
         let mut changed = false;
         for slot in self.clusters.values_mut() {
             if let Slot::Leaf(leaf) = slot {
-                changed |= leaf.on_connectivity(address, state);
+                changed |= leaf.on_connectivity(connection, state);
             }
         }
         changed
@@ -413,7 +425,16 @@ impl ClusterSet {
         changed
     }
 
-    /// One connection per address in use, for connectivity subscriptions.
+    /// Every pooled connection in use, by [`EndpointConnection::id`], for connectivity
+    /// subscriptions (one address may have a plaintext and a TLS connection).
+    pub(crate) fn connections_by_id(&self) -> HashMap<u64, EndpointConnection> {
+        self.leaves()
+            .flat_map(|l| l.connections.values())
+            .map(|c| (c.id(), c.clone()))
+            .collect()
+    }
+
+    /// One connection per address in use, for active health checks.
     pub(crate) fn connections(&self) -> HashMap<SocketAddr, EndpointConnection> {
         self.leaves()
             .flat_map(|l| l.connections.values())
@@ -430,10 +451,12 @@ impl ClusterSet {
                     .leaves()
                     .flat_map(|leaf| {
                         let decay = leaf.balancer.latency_decay();
+                        let cluster: Arc<str> = leaf.balancer.name().into();
                         leaf.connections.iter().map(move |(id, connection)| {
                             (
                                 *id,
                                 EndpointRoute {
+                                    cluster: cluster.clone(),
                                     connection: connection.clone(),
                                     decay,
                                     breaker: leaf.breaker.clone(),

@@ -8,7 +8,8 @@
 //! - the first snapshot not arriving within the resolve timeout, or a resolver error that
 //!   leaves no usable configuration → RPCs fail with the resolver's text (which resource is
 //!   missing or rejected) instead of waiting;
-//! - endpoint connectivity, one `watch` per address in use → `update_connectivity`;
+//! - endpoint connectivity, one `watch` per pooled connection in use (an address may have a
+//!   plaintext and a TLS one, gRFC A29) → `update_connectivity`;
 //! - balancer timers and outlier-detection sweeps (`next_timer` / `on_timer`, gRFC A50);
 //! - active health-check verdicts (gRFC A17, when the channel enables them) → `set_usable`;
 //! - LOGICAL_DNS answers (resolved here with `tokio::net::lookup_host`, refreshed every
@@ -56,7 +57,8 @@ pub(crate) struct Manager {
     routing: Routing,
     authority: String,
     published: Arc<Published>,
-    watches: StreamMap<SocketAddr, WatchStream<Connectivity>>,
+    /// Connectivity of each pooled connection in use, by connection id.
+    watches: StreamMap<u64, WatchStream<Connectivity>>,
     dns: JoinSet<(DnsLookup, Result<Vec<SocketAddr>, String>)>,
     generation: u64,
     had_snapshot: bool,
@@ -146,8 +148,8 @@ impl Manager {
                         _ => false,
                     }
                 }
-                Some((address, state)) = self.watches.next() => {
-                    self.clusters.on_connectivity(address, state)
+                Some((connection, state)) = self.watches.next() => {
+                    self.clusters.on_connectivity(connection, state)
                 }
                 () = tokio::time::sleep(timer.unwrap_or_default()), if timer.is_some() => {
                     self.clusters.on_timer()
@@ -214,26 +216,26 @@ impl Manager {
         }
     }
 
-    /// Subscribes to the connectivity of every address in use (dropping the rest), then
+    /// Subscribes to the connectivity of every connection in use (dropping the rest), then
     /// publishes the whole state.
     fn publish(&mut self) {
-        let connections: HashMap<_, _> = self.clusters.connections();
-        let stale: Vec<SocketAddr> = self
+        let connections: HashMap<u64, _> = self.clusters.connections_by_id();
+        let stale: Vec<u64> = self
             .watches
             .keys()
-            .filter(|a| !connections.contains_key(a))
+            .filter(|id| !connections.contains_key(id))
             .copied()
             .collect();
-        for address in stale {
-            self.watches.remove(&address);
+        for id in stale {
+            self.watches.remove(&id);
         }
         if let Some(health) = self.health.as_mut() {
-            health.reconcile(&connections);
+            health.reconcile(&self.clusters.connections());
         }
-        for (address, connection) in connections {
-            if !self.watches.contains_key(&address) {
+        for (id, connection) in connections {
+            if !self.watches.contains_key(&id) {
                 self.watches
-                    .insert(address, WatchStream::new(connection.subscribe()));
+                    .insert(id, WatchStream::new(connection.subscribe()));
             }
         }
         let mut state = self.clusters.state(self.routing.clone());

@@ -1,5 +1,5 @@
-//! [`ChannelOptions`]: the knobs of a channel — queueing and resolution bounds, its seed, and
-//! its resilience settings (retry buffer and default policy, retry budget, A6 throttling, active
+//! [`ChannelOptions`]: the knobs of a channel — queueing and resolution bounds, its seed,
+//! whether xDS-provided TLS is used (gRFC A29), and its resilience settings (retry buffer and default policy, retry budget, A6 throttling, active
 //! health checks, Meshwork's outlier-detection extras) — and [`Resilience`], the shared retry
 //! gates built from them when the channel starts. Validation errors name the option and the
 //! accepted range.
@@ -57,6 +57,18 @@ pub struct ChannelOptions {
     /// Where ejections and breaker overflows are reported (a [`Mesh`](crate::Mesh) sets its
     /// own; the default drops them).
     pub events: EventSink,
+    /// Whether connections follow the TLS settings the control plane gives each cluster (CDS
+    /// `transport_socket` with an `UpstreamTlsContext`, gRFC A29): TLS or mTLS with certificates
+    /// from the bootstrap's `certificate_providers` and the cluster's SAN checks; clusters
+    /// without TLS settings stay plaintext (A29's fallback credentials). Default `true`.
+    ///
+    /// gRPC uses xDS security only for channels built with `XdsChannelCredentials` (the
+    /// interop client's `--secure_mode true`); Meshwork honours the control plane's TLS
+    /// configuration by default, so that a mesh with STRICT mTLS (Istio's ISTIO_MUTUAL) works
+    /// without code changes. `false` connects in plaintext whatever the clusters say (gRPC with
+    /// insecure credentials). Read when a [`Mesh`](crate::Mesh) is built: it applies to every
+    /// xDS channel of that mesh, which share one connection pool.
+    pub xds_security: bool,
     /// Where the channel's gRFC A66 call and attempt metrics and spans go. A
     /// [`Mesh`](crate::Mesh) sets its own [`Telemetry`] on the channels it makes; the default,
     /// [`Telemetry::disabled`], adds no telemetry layer at all.
@@ -77,6 +89,7 @@ impl Default for ChannelOptions {
             outlier: OutlierOptions::default(),
             fault_registry: None,
             events: EventSink::default(),
+            xds_security: true,
             telemetry: Telemetry::disabled(),
         }
     }

@@ -5,7 +5,9 @@
 //! Pick results follow gRPC's picker contract (gRFC A27): `Pick` on an endpoint whose connection
 //! is open → go; `Queue` → start the connection the policy asked for and wait for the next
 //! picker, bounded by the RPC's deadline or the channel's queue timeout; `Fail` → `UNAVAILABLE`
-//! with the picker's message; `Drop` → `UNAVAILABLE` "dropped by load balancing policy", never
+//! with the picker's message, followed by why the cluster's endpoints last failed to connect
+//! (e.g. a TLS handshake or SAN mismatch, gRFC A29), as gRPC's pickers report the last
+//! connection error; `Drop` → `UNAVAILABLE` "dropped by load balancing policy", never
 //! retried. A picked endpoint whose connection just closed is treated as `Queue`. Each call
 //! picks from the latest state, so a retry layer above re-picks per attempt (gRFC A44); a retry
 //! prefers an endpoint its call has not tried yet ([`TriedEndpoints`]: up to
@@ -142,7 +144,13 @@ where
                 .until_ready(
                     &bound,
                     |state| pick(&core, state, &routed, tried.as_ref()),
-                    || format!("no endpoint of cluster `{}` became ready", routed.cluster),
+                    || {
+                        let why = connection_errors(&core.published.load(), &routed.cluster);
+                        format!(
+                            "no endpoint of cluster `{}` became ready{why}",
+                            routed.cluster
+                        )
+                    },
                 )
                 .await?;
             if let Some(slot) = request.extensions().get::<LbLabelSlot>() {
@@ -228,11 +236,47 @@ fn pick(
         PickResult::Fail(error) => Some(Err(RpcError::Pick {
             target: core.target.clone(),
             cluster: routed.cluster.clone(),
-            message: error.message().into(),
+            message: format!(
+                "{}{}",
+                error.message(),
+                connection_errors(state, &routed.cluster)
+            )
+            .into(),
         })),
         PickResult::Drop { category } => Some(Err(RpcError::Dropped {
             cluster: routed.cluster.clone(),
             category,
         })),
     }
+}
+
+/// Most endpoints whose last connection error an RPC failure lists.
+const MAX_LISTED_ERRORS: usize = 3;
+
+/// `"; last connection errors: endpoint A: why; endpoint B: why"` for the endpoints of `cluster`
+/// whose last connection attempt failed (at most [`MAX_LISTED_ERRORS`], by address), or `""`.
+fn connection_errors(state: &RouteState, cluster: &str) -> String {
+    let mut errors: Vec<(std::net::SocketAddr, Arc<str>)> = state
+        .endpoints
+        .values()
+        .filter(|route| &*route.cluster == cluster)
+        .filter_map(|route| Some((route.connection.address(), route.connection.last_error()?)))
+        .collect();
+    if errors.is_empty() {
+        return String::new();
+    }
+    errors.sort();
+    errors.dedup();
+    let listed: Vec<String> = errors
+        .iter()
+        .take(MAX_LISTED_ERRORS)
+        .map(|(address, error)| format!("endpoint {address}: {error}"))
+        .collect();
+    let more = errors.len().saturating_sub(MAX_LISTED_ERRORS);
+    let more = if more > 0 {
+        format!(" (and {more} more)")
+    } else {
+        String::new()
+    };
+    format!("; last connection errors: {}{more}", listed.join("; "))
 }

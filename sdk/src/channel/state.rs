@@ -71,6 +71,8 @@ pub(crate) enum ClusterEntry {
 /// An endpoint a picker may return.
 #[derive(Clone, Debug)]
 pub(crate) struct EndpointRoute {
+    /// Its cluster (for error messages).
+    pub(crate) cluster: Arc<str>,
     /// Its (shared) connection.
     pub(crate) connection: EndpointConnection,
     /// The latency decay its cluster's policy wants recorded latencies folded with.

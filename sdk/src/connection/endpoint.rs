@@ -2,15 +2,16 @@
 //! (published through a `watch` so every balancer owner holding the address sees each change),
 //! the HTTP/2 sender the request path uses while READY (behind an `ArcSwapOption`, so sending
 //! takes no lock), and the two requests a user of the handle can make: "connect" and "this
-//! connection is broken".
+//! connection is broken". It also keeps why the last connection attempt failed, for error
+//! messages, and the TLS settings (gRFC A29) its connections use, if any.
 //!
 //! The background task lives in `task`; dropping the last handle aborts it. This module does not
 //! dial or retry.
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwapOption;
 use tokio::runtime::Handle;
@@ -21,6 +22,7 @@ use super::ConnectOptions;
 use super::task;
 use crate::balancer::Connectivity;
 use crate::telemetry::SubchannelMetrics;
+use crate::tls::ClientTls;
 
 /// The HTTP/2 request sender of a READY connection.
 pub(crate) type Sender = hyper::client::conn::http2::SendRequest<tonic::body::Body>;
@@ -28,6 +30,12 @@ pub(crate) type Sender = hyper::client::conn::http2::SendRequest<tonic::body::Bo
 /// State shared between the handles and the connection task.
 pub(super) struct Shared {
     pub(super) address: SocketAddr,
+    /// The pool's id of this connection (unique per pool).
+    pub(super) id: u64,
+    /// TLS settings; `None` = plaintext.
+    pub(super) tls: Option<ClientTls>,
+    /// Why the last connection attempt failed; cleared when one succeeds.
+    pub(super) last_error: Mutex<Option<Arc<str>>>,
     pub(super) state: watch::Sender<Connectivity>,
     pub(super) sender: ArcSwapOption<Sender>,
     /// Wakes the task: a connect request or a broken-connection report.
@@ -42,6 +50,13 @@ impl Shared {
     pub(super) fn set_state(&self, state: Connectivity) {
         self.state
             .send_if_modified(|s| std::mem::replace(s, state) != state);
+    }
+
+    pub(super) fn set_last_error(&self, error: Option<String>) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = error.map(Arc::from);
     }
 }
 
@@ -67,6 +82,8 @@ impl EndpointConnection {
     /// A new IDLE connection whose task runs on `runtime`.
     pub(super) fn spawn(
         address: SocketAddr,
+        id: u64,
+        tls: Option<ClientTls>,
         options: &ConnectOptions,
         rng: fastrand::Rng,
         runtime: &Handle,
@@ -75,6 +92,9 @@ impl EndpointConnection {
         let (state, _) = watch::channel(Connectivity::Idle);
         let shared = Arc::new(Shared {
             address,
+            id,
+            tls,
+            last_error: Mutex::new(None),
             state,
             sender: ArcSwapOption::empty(),
             wake: Notify::new(),
@@ -101,6 +121,31 @@ impl EndpointConnection {
     /// The endpoint's address.
     pub(crate) fn address(&self) -> SocketAddr {
         self.owner.shared.address
+    }
+
+    /// The pool's id of this connection: two connections to one address (plaintext and TLS, or
+    /// TLS with different settings) have different ids.
+    pub(crate) fn id(&self) -> u64 {
+        self.owner.shared.id
+    }
+
+    /// Whether this connection uses TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.owner.shared.tls.is_some()
+    }
+
+    pub(super) fn tls(&self) -> Option<&ClientTls> {
+        self.owner.shared.tls.as_ref()
+    }
+
+    /// Why the last connection attempt failed (`None` once one succeeded, or before any).
+    pub(crate) fn last_error(&self) -> Option<Arc<str>> {
+        self.owner
+            .shared
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Asks for a connection if there is none (IDLE); a no-op otherwise.
@@ -141,6 +186,7 @@ impl fmt::Debug for EndpointConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EndpointConnection")
             .field("address", &self.address())
+            .field("tls", &self.is_tls())
             .field("state", &self.state())
             .finish()
     }

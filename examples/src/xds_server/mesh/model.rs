@@ -293,6 +293,30 @@ pub struct Cluster {
     /// themselves (no EDS resource is served for it).
     #[serde(default)]
     pub dns: Option<String>,
+    /// TLS from clients to the endpoints (gRFC A29): served as an `UpstreamTlsContext` in the
+    /// Cluster's `transport_socket`. `None` = plaintext.
+    #[serde(default)]
+    pub tls: Option<ClusterTls>,
+}
+
+/// Upstream TLS of a cluster (gRFC A29). Certificates never travel over xDS: the fields name
+/// certificate-provider instances of the *client's* bootstrap (`certificate_providers`), as
+/// Istio's `ISTIO_MUTUAL` does with instance `default`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterTls {
+    /// Instance whose CA certificates verify the endpoints' certificates.
+    pub ca_instance: String,
+    /// Instance holding the client's certificate and key (mTLS); `None` = no client certificate.
+    #[serde(default)]
+    pub identity_instance: Option<String>,
+    /// Server SANs accepted (exact match, any one suffices); empty = any certificate the CA
+    /// signed.
+    #[serde(default)]
+    pub san: Vec<String>,
+    /// SNI the clients send; `None` = none.
+    #[serde(default)]
+    pub sni: Option<String>,
 }
 
 /// Load-balancing policy of a cluster.

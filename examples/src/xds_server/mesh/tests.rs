@@ -146,3 +146,31 @@ fn dns_clusters_need_host_port_and_no_localities() {
         .is_ok()
     );
 }
+
+#[test]
+fn tls_blocks_need_instance_names_and_non_empty_sans() {
+    let base = "services: [{host: a, port: 1, cluster: c}]\nclusters: [{name: c, localities: [{locality: {zone: z}, endpoints: [{address: '127.0.0.1:1'}]}], tls: ";
+    let text = error(&format!("{base}{{ca_instance: ''}}}}]"));
+    assert!(text.contains("tls.ca_instance must name"), "{text}");
+    let text = error(&format!("{base}{{ca_instance: default, san: ['']}}}}]"));
+    assert!(text.contains("tls.san entries must be non-empty"), "{text}");
+    let text = error(&format!(
+        "{base}{{ca_instance: default, identity_instance: ''}}}}]"
+    ));
+    assert!(
+        text.contains("tls.identity_instance must not be empty"),
+        "{text}"
+    );
+    let text = error(&format!("{base}{{ca_instance: default, sni: ''}}}}]"));
+    assert!(text.contains("tls.sni must not be empty"), "{text}");
+    let text = error(&format!("{base}{{ca: default}}}}]"));
+    assert!(text.contains("unknown field `ca`"), "{text}");
+    let ok = Mesh::parse(
+        &format!(
+            "{base}{{ca_instance: default, identity_instance: default, san: ['spiffe://cluster.local/ns/default/sa/greeter'], sni: greeter}}}}]"
+        ),
+        Format::Yaml,
+        "mesh.yaml",
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}

@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 
 use super::model::*;
 
+mod tls;
+
 /// One problem in a mesh file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {
@@ -446,6 +448,9 @@ impl Validator {
             }
         }
         self.health_check(at, c);
+        if let Some(t) = &c.tls {
+            self.tls(at, t);
+        }
         self.localities(at, c);
     }
 

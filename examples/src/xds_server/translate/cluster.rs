@@ -1,5 +1,5 @@
 //! Cluster for a mesh cluster: EDS over ADS (or LOGICAL_DNS for a `dns:` cluster), its LB policy (gRFC A42/A48/A52/A62), circuit
-//! breaker `max_requests` (A32) and outlier detection (A50).
+//! breaker `max_requests` (A32), outlier detection (A50) and upstream TLS (A29, see `tls`).
 //!
 //! round_robin, least_request and ring_hash use the `lb_policy` enum (understood by every gRPC
 //! client); pick_first and Meshwork's peak_ewma need `load_balancing_policy`. peak_ewma is a
@@ -47,6 +47,7 @@ pub(super) fn cluster(mesh: &Mesh, c: &mesh::Cluster) -> Cluster {
             ..Default::default()
         }),
         outlier_detection: c.outlier_detection.as_ref().map(outlier_detection),
+        transport_socket: c.tls.as_ref().map(super::tls::transport_socket),
         ..Default::default()
     };
     if let Some((host, port)) = c.dns.as_deref().and_then(super::dns_target) {

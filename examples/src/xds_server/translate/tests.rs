@@ -284,3 +284,33 @@ fn a_dns_cluster_is_logical_dns_with_its_name_inline_and_no_eds() {
     assert_eq!(sa.address, "db.internal");
     assert!(res[type_url::CLUSTER_LOAD_ASSIGNMENT].is_empty());
 }
+
+#[test]
+fn cluster_tls_is_an_upstream_tls_context_the_sdk_accepts() {
+    let res = resources(
+        r#"
+services: [{ host: greeter, port: 50051, cluster: greeter }]
+clusters:
+  - name: greeter
+    tls: { ca_instance: roots, identity_instance: me, san: ["spiffe://cluster.local/ns/default/sa/greeter"], sni: greeter.local }
+    localities: [{ locality: { zone: z }, endpoints: [{ address: "127.0.0.1:1" }] }]
+  - name: plain
+    localities: [{ locality: { zone: z }, endpoints: [{ address: "127.0.0.1:2" }] }]
+"#,
+    );
+    let c: Cluster = decode(&res[type_url::CLUSTER]["greeter"]);
+    let socket = c.transport_socket.expect("transport_socket");
+    assert_eq!(socket.name, "envoy.transport_sockets.tls");
+    let providers = ["roots".to_string(), "me".to_string()].into();
+    let tls = meshwork::xds::resource::cluster::tls::upstream_tls(&socket, &providers)
+        .expect("the SDK accepts it")
+        .expect("TLS, not plaintext");
+    assert_eq!(tls.root.instance_name, "roots");
+    assert_eq!(tls.identity.map(|i| i.instance_name).as_deref(), Some("me"));
+    assert_eq!(tls.sni, "greeter.local");
+    assert_eq!(tls.subject_alt_names.len(), 1);
+    assert!(tls.subject_alt_names[0].matches("spiffe://cluster.local/ns/default/sa/greeter"));
+    assert!(!tls.subject_alt_names[0].matches("spiffe://cluster.local/ns/default/sa/other"));
+    let plain: Cluster = decode(&res[type_url::CLUSTER]["plain"]);
+    assert!(plain.transport_socket.is_none());
+}

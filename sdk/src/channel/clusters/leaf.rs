@@ -9,8 +9,9 @@
 //! ejection (with its reason and end) or a return, and counted: `meshwork.outlier.ejections`
 //! for every ejection, gRFC A91 `grpc.lb.outlier_detection.ejections_enforced` for those of the
 //! success-rate and failure-percentage algorithms, and `_unenforced` for the outliers a sweep
-//! found but did not eject. No I/O here besides asking connections to
-//! connect.
+//! found but did not eject. The leaf also holds its cluster's upstream TLS settings (gRFC A29),
+//! with which it asks the pool for its endpoints' connections. No I/O here besides asking
+//! connections to connect.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use crate::connection::{ConnectionPool, EndpointConnection};
 use crate::health::outlier::{Action, Decision, OutlierDetector, OutlierOptions, Reason};
 use crate::resilience::{BreakerRegistry, ClusterBreaker};
 use crate::telemetry::{DetectionMethod, LbLabels, MeshMetrics};
+use crate::tls::UpstreamTls;
 use crate::xds::resource::cluster::OutlierDetection;
 
 /// A cluster's resilience settings.
@@ -55,6 +57,8 @@ pub(super) struct LeafCluster {
     pub(super) source: super::Source,
     pub(super) connections: HashMap<EndpointId, EndpointConnection>,
     pub(super) dns_error: Option<Arc<str>>,
+    /// The cluster's upstream TLS (`None` = plaintext); fixed for the leaf's life.
+    pub(super) tls: Option<UpstreamTls>,
     limits: Limits,
     pub(super) breaker: Arc<ClusterBreaker>,
     outlier: OutlierDetector,
@@ -67,6 +71,7 @@ impl LeafCluster {
         mut balancer: ClusterBalancer,
         source: super::Source,
         limits: Limits,
+        tls: Option<UpstreamTls>,
         options: OutlierOptions,
         reports: Reports,
     ) -> Self {
@@ -80,6 +85,7 @@ impl LeafCluster {
             source,
             connections: HashMap::new(),
             dns_error: None,
+            tls,
             limits,
             breaker,
             outlier,
@@ -138,7 +144,7 @@ impl LeafCluster {
         }
         let mut states = Vec::with_capacity(changes.added.len());
         for handle in &changes.added {
-            let connection = pool.get_with(handle.address(), || {
+            let connection = pool.get_with(handle.address(), self.tls.as_ref(), || {
                 let reports = &self.reports;
                 let labels = self.lb_labels(handle.id());
                 reports.metrics.subchannel(&reports.target, &labels)
@@ -168,8 +174,14 @@ impl LeafCluster {
             .collect()
     }
 
-    pub(super) fn on_connectivity(&mut self, address: SocketAddr, state: Connectivity) -> bool {
-        let ids = self.ids_at(address);
+    /// A change of the pooled connection `connection` (an [`EndpointConnection::id`]).
+    pub(super) fn on_connectivity(&mut self, connection: u64, state: Connectivity) -> bool {
+        let ids: Vec<EndpointId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.id() == connection)
+            .map(|(id, _)| *id)
+            .collect();
         if ids.is_empty() {
             return false;
         }
