@@ -206,3 +206,20 @@ with_both_clients! {
     path_matching_case, path_matching, path_matching_with_reference_client;
     header_matching_case, header_matching, header_matching_with_reference_client;
 }
+
+/// `--secure_mode true` means xDS credentials with a plaintext fallback (gRFC A29): a cluster
+/// without TLS settings is reached in plaintext, as ping_pong shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secure_mode_falls_back_to_plaintext_when_the_cluster_has_no_tls() -> Result<()> {
+    let backends = start_backends(2).await?;
+    let cp = control_plane(&one_cluster_mesh("", &backends)).await?;
+    let mut client = start_client_of(
+        &ClientKind::Meshwork,
+        &cp,
+        TARGET,
+        &["--secure_mode", "true", "--fail_on_failed_rpc", "true"],
+    )
+    .await?;
+    client.wait_for_peers(&names(&backends), CONVERGE).await?;
+    client.assert_running()
+}
