@@ -14,7 +14,12 @@
 //! `--bench` (e.g. under `cargo test --all-targets`) a quick smoke run checks that the loops
 //! work. `MESHWORK_BENCH_ARM=off|metrics|metrics+spans` runs one in-memory arm (client +
 //! server) only and skips the rest; `MESHWORK_BENCH_LOOPBACK=off|metrics` runs one loopback
-//! arm only (100k RPCs with `--bench`), for profiling.
+//! arm only (100k RPCs with `--bench`), for profiling. Do not compare two such single-arm runs
+//! with each other on a shared machine: their gap drifts with the load (a server-only pair once
+//! differed by 8 µs/RPC where the interleaved run says 2.6 µs); the ABBA run is the measurement.
+//! Loopback controls: `MESHWORK_BENCH_SIDE=client|server` turns telemetry on for one side only
+//! in the measured arm; `MESHWORK_BENCH_AA=1` runs it with telemetry off (A/A: the ratio should
+//! be 1.00 ± 0.01, the bench's own bias).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -235,7 +240,12 @@ fn main() {
         }
         if only.is_none() {
             let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
-            match loopback::run(&metrics, n, blocks).await {
+            // A/A control: the measured arm with telemetry off too (its ratio is the bias).
+            let aa = std::env::var("MESHWORK_BENCH_AA").is_ok();
+            let side = loopback::Side::from_env();
+            let on = if aa { &off } else { &metrics };
+            println!("loopback measured arm: {side:?} side(s){}", if aa { ", A/A control (telemetry off)" } else { "" });
+            match loopback::run(on, side, n, blocks).await {
                 Ok(r) => println!(
                     "loopback tonic greeter, CPU ns/RPC (getrusage, {blocks} ABBA blocks × 2 × {n} RPCs per arm):\n  \
                      off {:>6.0}  metrics {:>6.0}  on-off {:+.0} ns/RPC  median block ratio {:.3} (min {:.3}, max {:.3})",

@@ -64,13 +64,44 @@ fn cpu_ns() -> Result<f64, BoxError> {
     Ok(ns(usage.user_time()) + ns(usage.system_time()))
 }
 
+/// Which side of the loopback RPC the measured arm turns telemetry on for (the other side keeps
+/// `Telemetry::disabled()` layers, as in the off arm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Client call + attempt layers and the server layer.
+    Both,
+    /// Client layers only.
+    Client,
+    /// Server layer only.
+    Server,
+}
+
+impl Side {
+    /// From `MESHWORK_BENCH_SIDE=client|server` (anything else: both).
+    pub fn from_env() -> Self {
+        match std::env::var("MESHWORK_BENCH_SIDE").as_deref() {
+            Ok("client") => Self::Client,
+            Ok("server") => Self::Server,
+            _ => Self::Both,
+        }
+    }
+}
+
 /// A greeter server and a client channel, both with `telemetry`'s layers.
 async fn arm(telemetry: &Telemetry) -> Result<GreeterClient<Client>, BoxError> {
+    split_arm(telemetry, telemetry).await
+}
+
+/// A greeter server with `server`'s layer and a client channel with `client`'s layers.
+async fn split_arm(
+    client: &Telemetry,
+    server: &Telemetry,
+) -> Result<GreeterClient<Client>, BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(
         Server::builder()
-            .layer(ServerMetricsLayer::new(telemetry))
+            .layer(ServerMetricsLayer::new(server))
             .add_service(GreeterServer::new(Greet))
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
@@ -78,11 +109,11 @@ async fn arm(telemetry: &Telemetry) -> Result<GreeterClient<Client>, BoxError> {
         .connect()
         .await?;
     let target = format!("dns:///{addr}");
-    let client = tower::ServiceBuilder::new()
-        .layer(CallMetricsLayer::new(telemetry, target.clone()))
-        .layer(AttemptMetricsLayer::new(telemetry, target))
+    let stack = tower::ServiceBuilder::new()
+        .layer(CallMetricsLayer::new(client, target.clone()))
+        .layer(AttemptMetricsLayer::new(client, target))
         .service(channel);
-    Ok(GreeterClient::new(client))
+    Ok(GreeterClient::new(stack))
 }
 
 type Client = meshwork::telemetry::CallMetrics<
@@ -110,10 +141,16 @@ pub async fn single(telemetry: &Telemetry, n: u32) -> Result<f64, BoxError> {
     segment(&mut client, n).await
 }
 
-/// Runs `blocks` ABBA blocks of `n` RPCs per segment; `on` must record metrics.
-pub async fn run(on: &Telemetry, n: u32, blocks: usize) -> Result<Report, BoxError> {
+/// Runs `blocks` ABBA blocks of `n` RPCs per segment; `on` is the measured arm's telemetry on
+/// `side` (pass `Telemetry::disabled()` for an A/A control: its ratio shows the bench's own bias).
+pub async fn run(on: &Telemetry, side: Side, n: u32, blocks: usize) -> Result<Report, BoxError> {
     let off = Telemetry::disabled();
-    let mut clients = [arm(&off).await?, arm(on).await?];
+    let measured = match side {
+        Side::Both => arm(on).await?,
+        Side::Client => split_arm(on, &off).await?,
+        Side::Server => split_arm(&off, on).await?,
+    };
+    let mut clients = [arm(&off).await?, measured];
     for c in clients.iter_mut() {
         segment(c, n / 4 + 1).await?; // warm-up: connections, caches, bound series
     }
