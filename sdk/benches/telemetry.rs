@@ -2,8 +2,9 @@
 //!
 //! In memory: the client call + attempt layers, the server layer, and both together, around an
 //! in-memory tower service that answers a canned gRPC response (one 64-byte message + OK
-//! trailers), with telemetry on (A66 metrics into a Prometheus reader), on with spans (SDK
-//! tracer, no exporter), and off (`Telemetry::disabled()`). One thread, busy loop, so wall time
+//! trailers), with telemetry on (A66 metrics into a Prometheus reader), on with spans (`tracing`
+//! spans through the telemetry's tracing layer, the thread's subscriber, into an SDK tracer with
+//! no exporter), and off (`Telemetry::disabled()`). One thread, busy loop, so wall time
 //! ≈ CPU time; best of several rounds.
 //!
 //! Loopback (`telemetry/loopback.rs`): a tonic greeter over 127.0.0.1, metrics on vs off, CPU
@@ -36,6 +37,7 @@ use meshwork::telemetry::{
 };
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+use tracing_subscriber::layer::SubscriberExt as _;
 
 #[path = "telemetry/loopback.rs"]
 mod loopback;
@@ -192,6 +194,9 @@ fn main() {
             eprintln!("could not build telemetry");
             return;
         };
+        // Spans are `tracing` spans: the spans arm needs its layer (the other arms make none).
+        let subscriber = tracing_subscriber::registry().with(traced.tracing_layer());
+        let _subscriber = tracing::subscriber::set_default(subscriber);
         let arms = [
             ("off", &off),
             ("metrics", &metrics),

@@ -37,6 +37,12 @@
 //! Recording is cheap: each layer caches, per request path, the `grpc.method` value and the
 //! instruments pre-bound to its attribute sets (`bound`, `entries`), and makes no span at all
 //! when no tracer is configured.
+//!
+//! Spans are `tracing` spans (target [`SPAN_TARGET`], see `spans`), so an application's own
+//! spans around a client call or inside a handler nest with them. They reach OpenTelemetry
+//! through tracing-opentelemetry: add [`Telemetry::tracing_layer`] to your subscriber, e.g.
+//! `tracing_subscriber::registry().with(telemetry.tracing_layer()).init()` (Meshwork installs
+//! no subscriber; without the layer the spans are not exported and no `traceparent` is sent).
 //! Not done here: A96 hedge counts (Meshwork does not hedge), A94's
 //! `GOAWAY <CODE>` disconnect reason and `grpc.security_level`, `grpc-trace-bin`, message
 //! events, A88's `timeout` cache state.
@@ -98,7 +104,7 @@ pub use scrape::{
     serve as serve_metrics,
 };
 pub use server::{ServerBody, ServerFinish, ServerFuture, ServerMetrics, ServerMetricsLayer};
-pub use spans::{AttemptInfo, OtelContext};
+pub use spans::{AttemptInfo, OtelContext, SPAN_TARGET};
 
 #[cfg(test)]
 mod tests;

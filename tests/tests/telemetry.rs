@@ -2,7 +2,9 @@
 //! client Channel wrapped in `CallMetricsLayer` + `AttemptMetricsLayer`, and an in-process OTLP
 //! receiver (opentelemetry-proto's tonic MetricsService + TraceService). Checks every gRFC A66
 //! instrument as exported (name, unit, attributes, buckets), the span links crossing client →
-//! server through `traceparent`, and the Prometheus text (own parser, and `promtool check
+//! server through `traceparent` (with the telemetry's tracing layer as this binary's global
+//! subscriber; the application's spans around a call and inside a handler nest with the RPC
+//! spans), and the Prometheus text (own parser, and `promtool check
 //! metrics` when installed: Debian package `prometheus`).
 
 use std::collections::{BTreeSet, HashMap};
@@ -36,6 +38,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Endpoint, Server};
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 /// Everything the in-process collector received.
 #[derive(Clone, Default)]
@@ -81,6 +85,8 @@ struct Greet;
 impl Greeter for Greet {
     async fn say_hello(&self, req: Request<HelloRequest>) -> Result<Response<HelloReply>, Status> {
         let name = req.into_inner().name;
+        // An application span inside the handler: a child of the server span.
+        let _lookup = tracing::info_span!("greet.lookup").entered();
         if name == "nobody" {
             return Err(Status::not_found("nobody is not here"));
         }
@@ -141,6 +147,9 @@ async fn a66_metrics_and_cross_process_spans_reach_an_otlp_collector() -> anyhow
         .export_interval(Duration::from_secs(3600))
         .methods(MethodRegistry::none().service("helloworld.Greeter"))
         .build()?;
+    // The tests of this binary run on worker threads: the subscriber must be global (set once).
+    let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
+    tracing::subscriber::set_global_default(subscriber)?;
 
     let (addr, incoming) = listen().await?;
     let server = tokio::spawn(
@@ -160,10 +169,13 @@ async fn a66_metrics_and_cross_process_spans_reach_an_otlp_collector() -> anyhow
         .service(channel);
     let mut client = GreeterClient::new(channel);
     for _ in 0..3 {
+        // An application span around the call: the parent of the call span.
+        let checkout = tracing::info_span!("client.checkout");
         let reply = client
             .say_hello(HelloRequest {
                 name: "world".into(),
             })
+            .instrument(checkout)
             .await?;
         ensure!(reply.into_inner().message == "hello world");
     }
@@ -388,6 +400,26 @@ fn check_spans(sink: &Sink) -> anyhow::Result<()> {
             .context("an attempt span has no call span parent")?;
         ensure!(call.name == "helloworld.Greeter/SayHello" && call.kind == SpanKind::Client as i32);
         ensure!(call.trace_id == server.trace_id);
+        ensure!(
+            spans
+                .iter()
+                .any(|s| s.name == "greet.lookup" && s.parent_span_id == server.span_id),
+            "the handler's span is not a child of the server span"
+        );
+    }
+    let checkouts: Vec<&&Span> = spans
+        .iter()
+        .filter(|s| s.name == "client.checkout")
+        .collect();
+    ensure!(checkouts.len() == 3, "expected 3 application spans");
+    for checkout in checkouts {
+        ensure!(
+            spans.iter().any(|s| s.name == "helloworld.Greeter/SayHello"
+                && s.kind == SpanKind::Client as i32
+                && s.parent_span_id == checkout.span_id
+                && s.trace_id == checkout.trace_id),
+            "an application span around a call is not the call span's parent"
+        );
     }
     Ok(())
 }

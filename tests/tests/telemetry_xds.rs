@@ -10,11 +10,13 @@
 //!   attempt duration carries the picked endpoint's locality and cluster;
 //! - gRFC A72: attempt spans carry `previous-rpc-attempts` 0, then 1 on a retry.
 //!
-//! Metrics are read from the Prometheus text of the test's own `Telemetry`; spans from an
-//! in-process OTLP trace receiver. Every wait is bounded.
+//! Metrics are read from the Prometheus text of the test's own `Telemetry`; spans (`tracing`
+//! spans, exported by the telemetry's tracing layer installed as this binary's global subscriber
+//! by the one test that needs it) from an in-process OTLP trace receiver. Every wait is bounded.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use anyhow::{Context, Result, ensure};
 use meshwork::channel::ChannelOptions;
@@ -252,6 +254,10 @@ async fn ejections_locality_labels_and_attempt_spans_are_recorded() -> Result<()
         .optional_label(OptionalLabel::Locality)
         .optional_label(OptionalLabel::BackendService)
         .build()?;
+    // Attempt spans are `tracing` spans: export them through this telemetry (worker threads, so
+    // a global subscriber; no other test of this binary sets one).
+    let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
+    tracing::subscriber::set_global_default(subscriber)?;
 
     let backends = Backends::start(3).await?;
     let outlier = "outlier_detection: {interval: 300ms, base_ejection_time: 30s, \

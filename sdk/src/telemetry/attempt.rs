@@ -2,9 +2,10 @@
 //! (gRFC A66, A72), plus W3C `traceparent` injection into the outgoing request.
 //!
 //! Sits inside retry, so it runs once per attempt; its duration includes the LB pick below it.
-//! Sizes come from the gRPC framing of the request and response bodies. The span is a child of
-//! the call span found in the [`OtelContext`] extension (else of the OTel current context); the
-//! server sees it as its parent; its A72 attributes come from the [`AttemptInfo`] extension.
+//! Sizes come from the gRPC framing of the request and response bodies. The span (a `tracing`
+//! span) is a child of the call span the call layer put in the request extensions (else of the
+//! current span); its OTel context goes out in the headers, so the server sees it as its parent;
+//! its A72 attributes come from the [`AttemptInfo`] extension.
 //! With optional labels on, an [`LbLabelSlot`] the pick layer fills adds `grpc.lb.locality` /
 //! `grpc.lb.backend_service` (see `lb_labels`). The inner service receives a `tonic::body::Body`.
 
@@ -14,11 +15,11 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use opentelemetry::trace::SpanKind;
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::Value;
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::body::{self, Finish, Outcome, RequestBody};
 use super::bound::PathCache;
@@ -27,9 +28,8 @@ use super::counter::SharedCount;
 use super::entries::AttemptEntry;
 use super::handle::Telemetry;
 use super::lb_labels::{LbLabelSlot, OptionalLabels};
-use super::names::*;
 use super::propagation;
-use super::spans::{self, AttemptInfo, OtelContext};
+use super::spans::{self, AttemptInfo, CallSpan};
 
 /// Boxed error type of request bodies (what tonic uses).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -58,7 +58,7 @@ pub struct AttemptFinish {
     sent: SharedCount,
     lb: Option<(LbLabelSlot, OptionalLabels)>,
     /// Boxed: most RPCs have no span, and the finish is moved with every response.
-    span: Option<Box<opentelemetry::Context>>,
+    span: Option<Box<tracing::Span>>,
 }
 
 /// The attempt layer's response future.
@@ -116,22 +116,15 @@ where
             |method| AttemptEntry::new(t, method, self.target.clone()),
         );
         entry.start();
-        let span = t.tracer.as_ref().map(|tracer| {
-            let parent = match req.extensions().get::<OtelContext>() {
-                Some(OtelContext(cx)) => cx.clone(),
-                None => opentelemetry::Context::current(),
-            };
+        let span = t.spans.is_some().then(|| {
+            let parent = req.extensions().get::<CallSpan>().map(|c| &c.0);
             let info = req.extensions().get::<AttemptInfo>().copied();
-            let info = info.unwrap_or_default();
-            let extra = [
-                KeyValue::new(SPAN_PREVIOUS_ATTEMPTS, i64::from(info.previous_attempts)),
-                KeyValue::new(SPAN_TRANSPARENT_RETRY, info.transparent),
-            ];
-            let method = &entry.method;
-            let name = spans::attempt_name(method);
-            let cx = spans::start(tracer, name, SpanKind::Client, method, &extra, &parent);
+            spans::attempt(&entry.method, parent, info.unwrap_or_default())
+        });
+        let span = span.flatten().map(|span| {
+            let cx = span.context();
             propagation::inject(t.propagator.as_ref(), &cx, req.headers_mut());
-            Box::new(cx)
+            Box::new(span)
         });
         let lb = t.optional.any().then(|| {
             let slot = LbLabelSlot::default();
@@ -166,8 +159,8 @@ impl Finish for AttemptFinish {
             None => Vec::new(),
         };
         self.entry.record(outcome.code, secs, sent, rcvd, &lb);
-        if let Some(cx) = &self.span {
-            spans::end(cx, &outcome);
+        if let Some(span) = &self.span {
+            spans::end(span, &outcome);
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use opentelemetry::InstrumentationScope;
-use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::global;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
@@ -20,7 +20,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::error::TelemetryError;
-use super::handle::{Inner, Telemetry};
+use super::handle::{Inner, SpanTracer, Telemetry};
 use super::instruments::{ClientInstruments, ServerInstruments};
 use super::lb_labels::{OptionalLabel, OptionalLabels};
 use super::mesh::MeshMetrics;
@@ -228,10 +228,10 @@ impl TelemetryBuilder {
             (p.meter_with_scope(scope.clone()), Some(p))
         };
 
-        let (tracer, tracer_provider) = if self.global {
-            (Some(global::tracer_with_scope(scope)), None)
+        let (spans, tracer_provider) = if self.global {
+            (Some(SpanTracer::Global(scope)), None)
         } else if let Some(p) = self.tracer_provider {
-            (Some(boxed(&p, scope)), Some(p))
+            (Some(SpanTracer::Sdk(p.tracer_with_scope(scope))), Some(p))
         } else if let Some(otlp) = &self.otlp_traces {
             let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic();
             let exporter = match otlp {
@@ -243,7 +243,7 @@ impl TelemetryBuilder {
                 .with_resource(resource)
                 .with_batch_exporter(exporter)
                 .build();
-            (Some(boxed(&p, scope)), Some(p))
+            (Some(SpanTracer::Sdk(p.tracer_with_scope(scope))), Some(p))
         } else {
             (None, None)
         };
@@ -252,7 +252,7 @@ impl TelemetryBuilder {
             client: ClientInstruments::new(&meter),
             server: ServerInstruments::new(&meter),
             mesh: MeshMetrics::new(&meter, self.enabled_metrics, self.optional),
-            tracer,
+            spans,
             propagator: self
                 .propagator
                 .unwrap_or_else(|| Box::new(TraceContextPropagator::new())),
@@ -277,10 +277,6 @@ impl Default for TelemetryBuilder {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn boxed(provider: &SdkTracerProvider, scope: InstrumentationScope) -> BoxedTracer {
-    BoxedTracer::new(Box::new(provider.tracer_with_scope(scope)))
 }
 
 fn exporter_error(signal: &'static str, otlp: &Otlp, e: impl std::fmt::Display) -> TelemetryError {

@@ -2,8 +2,8 @@
 //!
 //! The outermost layer of the per-RPC client stack: its duration covers every attempt, retry
 //! backoff and injected delay, up to the moment the response trailers (or an error) reach the
-//! application. It starts the call span (child of the OTel current context) and hands it to the
-//! attempt layer below through an [`OtelContext`] request extension. It does not count sizes
+//! application. It starts the call span (a `tracing` span, child of the caller's current span)
+//! and hands it to the attempt layer below through a request extension. It does not count sizes
 //! (attempts do) and does not touch the request body.
 
 use std::sync::Arc;
@@ -11,7 +11,6 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use opentelemetry::Value;
-use opentelemetry::trace::SpanKind;
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -21,7 +20,7 @@ use super::bound::PathCache;
 use super::clock;
 use super::entries::CallEntry;
 use super::handle::Telemetry;
-use super::spans::{self, OtelContext};
+use super::spans::{self, CallSpan};
 
 /// Layer adding call metrics and the call span around a client service.
 #[derive(Debug, Clone)]
@@ -45,7 +44,7 @@ pub struct CallFinish {
     entry: Arc<CallEntry>,
     start: Instant,
     /// Boxed: most RPCs have no span, and the finish is moved with every response.
-    span: Option<Box<opentelemetry::Context>>,
+    span: Option<Box<tracing::Span>>,
 }
 
 /// The call layer's response future.
@@ -100,13 +99,14 @@ where
             |path| t.methods.attribute(path),
             |method| CallEntry::new(t, method, self.target.clone()),
         );
-        let span = t.tracer.as_ref().map(|tracer| {
-            let parent = opentelemetry::Context::current();
-            let method = &entry.method;
-            let name = method.as_str().into_owned();
-            let cx = spans::start(tracer, name, SpanKind::Client, method, &[], &parent);
-            req.extensions_mut().insert(OtelContext(cx.clone()));
-            Box::new(cx)
+        let span = t
+            .spans
+            .is_some()
+            .then(|| spans::call(&entry.method))
+            .flatten();
+        let span = span.map(|span| {
+            req.extensions_mut().insert(CallSpan(span.clone()));
+            Box::new(span)
         });
         let finish = CallFinish { entry, start, span };
         // An attempt started synchronously below starts when the call did.
@@ -123,8 +123,8 @@ impl Finish for CallFinish {
     fn finish(self, outcome: Outcome) {
         let secs = outcome.end.duration_since(self.start).as_secs_f64();
         self.entry.record(outcome.code, secs);
-        if let Some(cx) = &self.span {
-            spans::end(cx, &outcome);
+        if let Some(span) = &self.span {
+            spans::end(span, &outcome);
         }
     }
 }

@@ -2,16 +2,21 @@
 //!
 //! A `Telemetry` is cheap to clone and shared by every channel and server layer. It owns the
 //! meter and tracer providers it built (OTLP push, Prometheus pull) or uses the user's / the
-//! global ones. [`Telemetry::disabled`] holds nothing: layers then forward requests untouched.
+//! global ones. RPC spans are `tracing` spans: [`Telemetry::tracing_layer`] is the
+//! tracing-opentelemetry layer that exports them (and the application's spans) through this
+//! telemetry's tracer; the application adds it to its subscriber, Meshwork installs none. [`Telemetry::disabled`] holds nothing: layers then forward requests untouched.
 //! Building exporters lives in `builder`; rendering Prometheus text in `prometheus`.
 
 use std::fmt;
 use std::sync::Arc;
 
-use opentelemetry::global::BoxedTracer;
+use opentelemetry::InstrumentationScope;
+use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::registry::LookupSpan;
 
 use super::builder::TelemetryBuilder;
 use super::error::TelemetryError;
@@ -44,7 +49,8 @@ pub(crate) struct Inner {
     pub client: ClientInstruments,
     pub server: ServerInstruments,
     pub mesh: MeshMetrics,
-    pub tracer: Option<BoxedTracer>,
+    /// Where spans go; `None`: the layers make no spans.
+    pub spans: Option<SpanTracer>,
     pub propagator: Box<dyn TextMapPropagator + Send + Sync>,
     pub methods: MethodRegistry,
     /// Optional attempt labels that are on (gRFC A79).
@@ -54,13 +60,21 @@ pub(crate) struct Inner {
     pub prometheus: Option<PrometheusReader>,
 }
 
+/// The tracer behind [`Telemetry::tracing_layer`].
+pub(crate) enum SpanTracer {
+    /// The global tracer provider, looked up when the layer is made.
+    Global(InstrumentationScope),
+    /// A tracer of the provider Meshwork built or was given.
+    Sdk(SdkTracer),
+}
+
 impl fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
             None => f.write_str("Telemetry(disabled)"),
             Some(i) => f
                 .debug_struct("Telemetry")
-                .field("tracing", &i.tracer.is_some())
+                .field("tracing", &i.spans.is_some())
                 .field("prometheus", &i.prometheus.is_some())
                 .field("own_meter_provider", &i.meter_provider.is_some())
                 .finish(),
@@ -112,7 +126,36 @@ impl Telemetry {
 
     /// Whether spans are made (a tracer is configured).
     pub fn is_tracing(&self) -> bool {
-        self.inner.as_ref().is_some_and(|i| i.tracer.is_some())
+        self.inner.as_ref().is_some_and(|i| i.spans.is_some())
+    }
+
+    /// The tracing-opentelemetry layer exporting `tracing` spans through this telemetry's tracer
+    /// (the one OTLP export is configured on); `None` when telemetry or spans are off.
+    ///
+    /// Meshwork's call, attempt and server spans are `tracing` spans (target
+    /// [`SPAN_TARGET`](super::SPAN_TARGET)); add this layer to the application's subscriber so
+    /// they, and the application's own spans around and inside RPCs, reach the exporter as one
+    /// trace. A library installs no subscriber: this is the application's call.
+    ///
+    /// ```
+    /// use meshwork::telemetry::Telemetry;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    /// let telemetry = Telemetry::builder()
+    ///     .tracer_provider(opentelemetry_sdk::trace::SdkTracerProvider::builder().build())
+    ///     .build()
+    ///     .unwrap_or_default();
+    /// let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
+    /// tracing::subscriber::with_default(subscriber, || { /* make RPCs */ });
+    /// ```
+    pub fn tracing_layer<S>(&self) -> Option<OpenTelemetryLayer<S, BoxedTracer>>
+    where
+        S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+    {
+        let tracer = match self.inner.as_ref()?.spans.as_ref()? {
+            SpanTracer::Global(scope) => global::tracer_with_scope(scope.clone()),
+            SpanTracer::Sdk(tracer) => BoxedTracer::new(Box::new(tracer.clone())),
+        };
+        Some(tracing_opentelemetry::layer().with_tracer(tracer))
     }
 
     /// Record functions for xDS client and mesh metrics (no-ops when disabled).

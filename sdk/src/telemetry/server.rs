@@ -1,10 +1,11 @@
-//! Server telemetry: the four `grpc.server.call.*` instruments (gRFC A66) and the server span,
-//! a child of the caller's span read from the W3C `traceparent` header.
+//! Server telemetry: the four `grpc.server.call.*` instruments (gRFC A66) and the server span (a
+//! `tracing` span), a child of the caller's span read from the W3C `traceparent` header.
 //!
 //! Duration runs from the request head reaching the layer to the trailers leaving it (or the
 //! response being dropped: RST_STREAM → `CANCELLED`). Received sizes come from the request body
-//! as the handler reads it, sent sizes from the response body. The server span's context is put
-//! into the request extensions as [`OtelContext`] for handlers. The inner service receives a
+//! as the handler reads it, sent sizes from the response body. The handler is called and polled
+//! inside the server span, so its own `tracing` spans nest under it; the span's OTel context is
+//! also put into the request extensions as [`OtelContext`]. The inner service receives a
 //! `tonic::body::Body`, which is what `tonic::transport::Server::layer` passes along.
 
 use std::sync::Arc;
@@ -13,10 +14,12 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use opentelemetry::trace::SpanKind;
+use opentelemetry::trace::TraceContextExt as _;
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::instrument::{Instrument as _, Instrumented};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::attempt::BoxError;
 use super::body::{self, Finish, Outcome, RequestBody};
@@ -52,11 +55,11 @@ pub struct ServerFinish {
     start: Instant,
     rcvd: SharedCount,
     /// Boxed: most RPCs have no span, and the finish is moved with every response.
-    span: Option<Box<opentelemetry::Context>>,
+    span: Option<Box<tracing::Span>>,
 }
 
-/// The server layer's response future.
-pub type ServerFuture<F> = body::ResponseFuture<F, ServerFinish>;
+/// The server layer's response future: the inner future, polled inside the server span.
+pub type ServerFuture<F> = body::ResponseFuture<Instrumented<F>, ServerFinish>;
 /// The server layer's response body.
 pub type ServerBody<B> = body::ResponseBody<B, ServerFinish>;
 
@@ -109,7 +112,8 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let Some(t) = self.telemetry.inner() else {
             let req = req.map(tonic::body::Body::new);
-            return body::ResponseFuture::new(self.inner.call(req), None);
+            let inner = self.inner.call(req).instrument(tracing::Span::none());
+            return body::ResponseFuture::new(inner, None);
         };
         let start = clock::now();
         let registry = self.methods.as_deref().unwrap_or(&t.methods);
@@ -122,21 +126,25 @@ where
         let rcvd = SharedCount::new();
         let counted = rcvd.clone();
         let mut req = req.map(|b| tonic::body::Body::new(RequestBody::new(b, counted)));
-        let span = t.tracer.as_ref().map(|tracer| {
+        let span = t.spans.is_some().then(|| spans::server(&entry.method));
+        let span = span.flatten().inspect(|span| {
             let parent = propagation::extract(t.propagator.as_ref(), req.headers());
-            let method = &entry.method;
-            let name = method.as_str().into_owned();
-            let cx = spans::start(tracer, name, SpanKind::Server, method, &[], &parent);
-            req.extensions_mut().insert(OtelContext(cx.clone()));
-            Box::new(cx)
+            // Fails only without a tracing-opentelemetry layer: the span then has no OTel side.
+            let _ = span.set_parent(parent);
+            let cx = span.context();
+            if cx.span().span_context().is_valid() {
+                req.extensions_mut().insert(OtelContext(cx));
+            }
         });
+        let handler = span.clone().unwrap_or_else(tracing::Span::none);
+        let inner = handler.in_scope(|| self.inner.call(req));
         let finish = ServerFinish {
             entry,
             start,
             rcvd,
-            span,
+            span: span.map(Box::new),
         };
-        body::ResponseFuture::new(self.inner.call(req), Some(finish))
+        body::ResponseFuture::new(inner.instrument(handler), Some(finish))
     }
 }
 
@@ -150,8 +158,8 @@ impl Finish for ServerFinish {
         let rcvd = self.rcvd.get();
         self.entry
             .record(outcome.code, secs, outcome.response_bytes, rcvd);
-        if let Some(cx) = &self.span {
-            spans::end(cx, &outcome);
+        if let Some(span) = &self.span {
+            spans::end(span, &outcome);
         }
     }
 }

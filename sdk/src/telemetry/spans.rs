@@ -1,30 +1,40 @@
-//! Span helpers for the telemetry layers, written directly against the OpenTelemetry tracer.
+//! The RPC spans as `tracing` spans (target [`SPAN_TARGET`], level INFO), exported to
+//! OpenTelemetry by the layer [`Telemetry::tracing_layer`](super::Telemetry::tracing_layer)
+//! returns (tracing-opentelemetry).
 //!
-//! Meshwork builds spans with the OTel API (not `tracing` + tracing-opentelemetry): parents are
-//! explicit `opentelemetry::Context`s carried in request extensions ([`OtelContext`]) and W3C
-//! headers, so links never depend on which `tracing` span happens to be entered, and telemetry
-//! off costs nothing. Names: call and server spans `{rpc.method}` (OTel RPC semconv), attempt
-//! spans `Attempt.<service>.<method>` (gRFC A72). Status: OK → Ok, otherwise Error with
-//! `"CODE, message"` (A72). Attempt spans carry A72's `previous-rpc-attempts` and
-//! `transparent-retry` from the [`AttemptInfo`] extension the retry layer sets (0 / false when
-//! no retry layer runs).
+//! Being `tracing` spans, they nest with the application's own: the call span's parent is the
+//! caller's current span, attempt spans are children of the call span (carried to the attempt
+//! layer in a [`CallSpan`] request extension, since retries run outside the caller's scope), and
+//! the server span's parent is the remote context from the W3C headers, with the handler running
+//! inside it. Names go through the `otel.name` field: call and server spans `{rpc.method}` (OTel
+//! RPC semconv), attempt spans `Attempt.<service>.<method>` (gRFC A72); `otel.kind` is client or
+//! server. Status (A72): OK → `otel.status_code = "OK"`, otherwise `otel.status_description =
+//! "CODE, message"` (which tracing-opentelemetry turns into an error status). Attempt spans carry
+//! A72's `previous-rpc-attempts` and `transparent-retry` from the [`AttemptInfo`] extension the
+//! retry layer sets (0 / false when no retry layer runs).
+//!
+//! The layers make no span at all when the `Telemetry` has no tracer; otherwise a span whose
+//! callsite no subscriber wants is `Span::none()` after one cached interest check, and records
+//! nothing. Field names are literals (`tracing` needs them at compile time); a test checks them
+//! against the constants in [`names`](super::names).
 
 use std::borrow::Cow;
 
-use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::{Context, Value};
 use tonic::Code;
+use tracing::Span;
 
 use super::body::Outcome;
-use super::names::{SPAN_RPC_METHOD, SPAN_RPC_STATUS, SPAN_RPC_SYSTEM};
 use super::status::code_name;
 
-/// The OTel context of the current RPC's span, carried in `http::Request` extensions.
+/// The `tracing` target of Meshwork's RPC spans: filter on it to keep them out of logs.
+pub const SPAN_TARGET: &str = "meshwork::rpc";
+
+/// The OTel context of the server span, in the `http::Request` extensions a handler sees.
 ///
-/// The call layer inserts it for the attempt layer below (so attempt spans are children of the
-/// call span); the server layer inserts it for the handler (read it through
-/// `tonic::Request::extensions()` to parent spans of your own).
+/// Handlers already run inside the server span (`tracing::Span::current()`, and the OTel
+/// current context while the span is entered); this extension serves code that wants the
+/// context as a value. Absent when no subscriber records the span.
 #[derive(Debug, Clone)]
 pub struct OtelContext(pub Context);
 
@@ -38,45 +48,86 @@ pub struct AttemptInfo {
     pub transparent: bool,
 }
 
-/// Starts a span named `name` as a child of `parent`; returns the context holding it.
-pub(crate) fn start(
-    tracer: &BoxedTracer,
-    name: String,
-    kind: SpanKind,
-    method: &Value,
-    extra: &[KeyValue],
-    parent: &Context,
-) -> Context {
-    let mut attributes = Vec::with_capacity(2 + extra.len());
-    attributes.push(KeyValue::new(SPAN_RPC_SYSTEM, "grpc"));
-    attributes.push(KeyValue::new(SPAN_RPC_METHOD, method.clone()));
-    attributes.extend_from_slice(extra);
-    let builder = SpanBuilder::from_name(name)
-        .with_kind(kind)
-        .with_attributes(attributes);
-    let span = tracer.build_with_context(builder, parent);
-    parent.with_span(span)
+/// The call span, handed from the call layer to the attempt layer in request extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct CallSpan(pub Span);
+
+/// A client call span, child of the caller's current span; `None` if nobody records it.
+pub(crate) fn call(method: &Value) -> Option<Span> {
+    let m = method.as_str();
+    let span = tracing::info_span!(
+        target: SPAN_TARGET,
+        "rpc.call",
+        otel.name = &*m,
+        otel.kind = "client",
+        "rpc.system.name" = "grpc",
+        "rpc.method" = &*m,
+        "rpc.response.status_code" = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
+    enabled(span)
 }
 
-/// Sets the span status from the outcome and ends the span held by `cx`.
-pub(crate) fn end(cx: &Context, outcome: &Outcome) {
-    let span = cx.span();
+/// An attempt span, child of `parent` (the call span) or else of the current span.
+pub(crate) fn attempt(method: &Value, parent: Option<&Span>, info: AttemptInfo) -> Option<Span> {
+    let m = method.as_str();
+    let name = format!("Attempt.{}", m.replace('/', "."));
+    let parent = parent.cloned().unwrap_or_else(Span::current);
+    let span = tracing::info_span!(
+        target: SPAN_TARGET,
+        parent: &parent,
+        "rpc.attempt",
+        otel.name = name,
+        otel.kind = "client",
+        "rpc.system.name" = "grpc",
+        "rpc.method" = &*m,
+        "previous-rpc-attempts" = i64::from(info.previous_attempts),
+        "transparent-retry" = info.transparent,
+        "rpc.response.status_code" = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
+    enabled(span)
+}
+
+/// A server span, a root in this process: its parent is set from the incoming headers.
+pub(crate) fn server(method: &Value) -> Option<Span> {
+    let m: Cow<'_, str> = method.as_str();
+    let span = tracing::info_span!(
+        target: SPAN_TARGET,
+        parent: None,
+        "rpc.server",
+        otel.name = &*m,
+        otel.kind = "server",
+        "rpc.system.name" = "grpc",
+        "rpc.method" = &*m,
+        "rpc.response.status_code" = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+    );
+    enabled(span)
+}
+
+/// Records the status from the outcome; the span ends when its last handle drops.
+pub(crate) fn end(span: &Span, outcome: &Outcome) {
     let name = code_name(outcome.code);
-    span.set_attribute(KeyValue::new(SPAN_RPC_STATUS, name));
+    span.record("rpc.response.status_code", name);
     if outcome.code == Code::Ok {
-        span.set_status(Status::Ok);
+        span.record("otel.status_code", "OK");
     } else {
         let description = match &outcome.message {
             Some(m) => format!("{name}, {m}"),
             None => name.to_owned(),
         };
-        span.set_status(Status::error(description));
+        span.record("otel.status_code", "ERROR");
+        span.record("otel.status_description", description.as_str());
     }
-    span.end();
 }
 
-/// `Attempt.<service>.<method>` from the `grpc.method` value (`service/method` or `other`).
-pub(crate) fn attempt_name(method: &Value) -> String {
-    let m: Cow<'_, str> = method.as_str();
-    format!("Attempt.{}", m.replace('/', "."))
+fn enabled(span: Span) -> Option<Span> {
+    (!span.is_disabled()).then_some(span)
 }
+
+#[cfg(test)]
+mod tests;

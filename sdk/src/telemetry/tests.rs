@@ -1,4 +1,5 @@
-//! Layer tests over in-memory services: status, sizes, durations (paused time) and span links.
+//! Layer tests over in-memory services: status, sizes and durations (paused time); span links
+//! are tested in `spans/tests.rs`.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -9,13 +10,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 
 use super::*;
 
 /// A body made of queued frames.
-struct Frames(VecDeque<Frame<Bytes>>);
+pub(super) struct Frames(VecDeque<Frame<Bytes>>);
 
 impl Body for Frames {
     type Data = Bytes;
@@ -44,13 +44,13 @@ fn trailers(code: &'static str) -> Frame<Bytes> {
     Frame::trailers(t)
 }
 
-fn request(path: &str, body_len: usize) -> Request<Frames> {
+pub(super) fn request(path: &str, body_len: usize) -> Request<Frames> {
     let mut req = Request::new(Frames(VecDeque::from([grpc_frame(body_len)])));
     *req.uri_mut() = format!("http://test{path}").parse().unwrap_or_default();
     req
 }
 
-async fn drain<B: Body>(body: B) -> Option<HeaderMap> {
+pub(super) async fn drain<B: Body>(body: B) -> Option<HeaderMap> {
     let mut body = Box::pin(body);
     let mut trailers = None;
     while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
@@ -65,7 +65,7 @@ async fn drain<B: Body>(body: B) -> Option<HeaderMap> {
 
 /// Reads the body (so request sizes are counted), waits `delay`, answers a `reply`-byte message
 /// and `code` in the trailers.
-async fn handler(
+pub(super) async fn handler(
     req: Request<tonic::body::Body>,
     delay: Duration,
     reply: usize,
@@ -206,59 +206,6 @@ async fn disabled_telemetry_only_forwards() {
     let status = trailers.as_ref().and_then(status::from_headers);
     assert_eq!(status, Some(tonic::Code::Ok));
     assert_eq!(t.prometheus_text(), "");
-}
-
-#[tokio::test]
-async fn spans_link_call_attempt_and_server_through_traceparent() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let t = Telemetry::builder()
-        .tracer_provider(provider.clone())
-        .build()
-        .unwrap_or_default();
-    let server = ServerMetricsLayer::new(&t).layer(service_fn(|r: Request<tonic::body::Body>| {
-        let has_context = r.extensions().get::<OtelContext>().is_some();
-        async move {
-            assert!(has_context, "handlers see the server span context");
-            handler(r, Duration::ZERO, 1, "0").await
-        }
-    }));
-    let client = ServiceBuilder::new()
-        .layer(CallMetricsLayer::new(&t, "dns:///svc:1"))
-        .layer(AttemptMetricsLayer::new(&t, "dns:///svc:1"))
-        .service(service_fn(move |r: Request<tonic::body::Body>| {
-            let server = server.clone();
-            async move {
-                assert!(r.headers().contains_key("traceparent"));
-                let response = server.oneshot(r).await?;
-                Ok::<_, Infallible>(response)
-            }
-        }));
-    let response = client.oneshot(request("/pkg.Svc/Do", 2)).await;
-    drain(
-        response
-            .map(Response::into_body)
-            .unwrap_or_else(|e| match e {}),
-    )
-    .await;
-
-    let spans = exporter.get_finished_spans().unwrap_or_default();
-    use opentelemetry::trace::SpanKind;
-    let (Some(call), Some(attempt), Some(server)) = (
-        spans
-            .iter()
-            .find(|s| s.name == "pkg.Svc/Do" && s.span_kind == SpanKind::Client),
-        spans.iter().find(|s| s.name == "Attempt.pkg.Svc.Do"),
-        spans.iter().find(|s| s.span_kind == SpanKind::Server),
-    ) else {
-        panic!("expected call, attempt and server spans, got {spans:?}");
-    };
-    assert_eq!(attempt.parent_span_id, call.span_context.span_id());
-    assert_eq!(server.parent_span_id, attempt.span_context.span_id());
-    assert_eq!(server.span_context.trace_id(), call.span_context.trace_id());
-    assert_eq!(call.status, opentelemetry::trace::Status::Ok);
 }
 
 #[test]
