@@ -148,7 +148,10 @@ fn socket_address(l: &ProtoListener) -> Result<SocketAddr> {
     let ip: IpAddr = sa.address.parse().map_err(|_| {
         Invalid::field(
             "socket_address.address",
-            format!("`{}` is not an IP address; expected e.g. 0.0.0.0 or 10.0.0.5", sa.address),
+            format!(
+                "`{}` is not an IP address; expected e.g. 0.0.0.0 or 10.0.0.5",
+                sa.address
+            ),
         )
     })?;
     let port = match sa.port_specifier {

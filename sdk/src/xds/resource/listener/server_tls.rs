@@ -104,9 +104,11 @@ fn tls_context(ctx: &DownstreamTlsContext, providers: &BTreeSet<String>) -> Resu
         None => None,
         Some(ValidationContextType::ValidationContext(v)) => {
             match &v.ca_certificate_provider_instance {
-                Some(p) => Some(provider(&p.instance_name, &p.certificate_name, providers).at(
-                    "common_tls_context.validation_context.ca_certificate_provider_instance",
-                )?),
+                Some(p) => Some(
+                    provider(&p.instance_name, &p.certificate_name, providers).at(
+                        "common_tls_context.validation_context.ca_certificate_provider_instance",
+                    )?,
+                ),
                 None => {
                     return unsupported(
                         "validation_context without ca_certificate_provider_instance",

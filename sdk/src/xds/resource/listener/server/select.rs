@@ -30,11 +30,13 @@ impl ServerListener {
             .filter(|c| !c.matcher.never_matches)
             .collect();
         let candidates = best(candidates, |m| prefix_score(&m.prefix_ranges, local));
-        let candidates = best(candidates, |m| source_type_score(m.source_type, local, peer));
         let candidates = best(candidates, |m| {
-            prefix_score(&m.source_prefix_ranges, peer)
+            source_type_score(m.source_type, local, peer)
         });
-        let candidates = best(candidates, |m| port_score(&m.source_ports, conn.peer.port()));
+        let candidates = best(candidates, |m| prefix_score(&m.source_prefix_ranges, peer));
+        let candidates = best(candidates, |m| {
+            port_score(&m.source_ports, conn.peer.port())
+        });
         match candidates.as_slice() {
             [first, ..] => Some(first),
             [] => self.default_filter_chain.as_ref(),

@@ -123,9 +123,15 @@ fn mtls_default_chain_is_decoded() {
 #[test]
 fn invalid_tls_is_rejected_naming_the_field() {
     let cases = [
-        (tls(None, Some("ca"), false), "tls_certificate_provider_instance"),
+        (
+            tls(None, Some("ca"), false),
+            "tls_certificate_provider_instance",
+        ),
         (tls(Some("id"), None, true), "require_client_certificate"),
-        (tls(Some("nope"), None, false), "`nope` is not in the bootstrap"),
+        (
+            tls(Some("nope"), None, false),
+            "`nope` is not in the bootstrap",
+        ),
     ];
     for (ts, wanted) in cases {
         let err = decode(&listener(vec![chain("c", None, Some(ts))], None))
@@ -140,7 +146,12 @@ fn invalid_tls_is_rejected_naming_the_field() {
 fn structural_errors_are_rejected() {
     let mut l = listener(vec![chain("c", None, None)], None);
     l.listener_filters = vec![ListenerFilter::default()];
-    assert!(decode(&l).unwrap_err().to_string().contains("listener_filters"));
+    assert!(
+        decode(&l)
+            .unwrap_err()
+            .to_string()
+            .contains("listener_filters")
+    );
 
     let l = listener(vec![chain("a", None, None), chain("b", None, None)], None);
     let err = decode(&l).unwrap_err().to_string();
@@ -194,7 +205,12 @@ fn selection_prefers_specific_matches_and_falls_back_to_default() {
     assert_eq!(pick("172.16.0.1:5000").as_deref(), Some("default"));
 
     let no_default = listener(vec![by_source("narrow", "192.168.1.0", 24)], None);
-    assert!(decode(&no_default).unwrap().select(conn("10.9.9.9:1")).is_none());
+    assert!(
+        decode(&no_default)
+            .unwrap()
+            .select(conn("10.9.9.9:1"))
+            .is_none()
+    );
 }
 
 #[test]
@@ -209,7 +225,11 @@ fn source_type_distinguishes_local_and_external_peers() {
             None,
         )
     };
-    let v = decode(&listener(vec![typed("local", 1), typed("external", 2)], None)).unwrap();
+    let v = decode(&listener(
+        vec![typed("local", 1), typed("external", 2)],
+        None,
+    ))
+    .unwrap();
     assert_eq!(v.select(conn("127.0.0.1:9")).unwrap().name, "local");
     assert_eq!(v.select(conn("10.0.0.1:9")).unwrap().name, "local");
     assert_eq!(v.select(conn("10.0.0.2:9")).unwrap().name, "external");
