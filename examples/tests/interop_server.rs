@@ -212,7 +212,8 @@ async fn secure_mode_needs_a_separate_maintenance_port() -> Result<()> {
         .err()
         .context("secure mode with equal ports started")?;
     ensure!(
-        err.to_string().contains("--maintenance_port different from --port"),
+        err.to_string()
+            .contains("--maintenance_port different from --port"),
         "{err}"
     );
     Ok(())
