@@ -193,3 +193,28 @@ async fn requested_status_is_echoed_on_unary_and_full_duplex_and_unimplemented_s
     ensure!(unimplemented.map(|e| e.code()) == Some(Code::Unimplemented));
     Ok(())
 }
+
+/// `--secure_mode true` serves `TestService` through the xDS-enabled server, so health must be
+/// on a separate plaintext port (grpc-go's rule); equal ports are refused, saying so.
+#[tokio::test]
+async fn secure_mode_needs_a_separate_maintenance_port() -> Result<()> {
+    let args = ServerArgs {
+        port: 1,
+        maintenance_port: 1,
+        server_id: "s1".into(),
+        secure_mode: true,
+        host_name_override: None,
+        address_type: None,
+        enable_csm_observability: None,
+    };
+    let err = run(args, std::future::pending())
+        .await
+        .err()
+        .context("secure mode with equal ports started")?;
+    ensure!(
+        err.to_string()
+            .contains("--maintenance_port different from --port"),
+        "{err}"
+    );
+    Ok(())
+}

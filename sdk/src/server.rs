@@ -6,7 +6,8 @@
 //! process delay or fail its own RPCs through the admin endpoint, with gRFC A33's semantics
 //! (delay first, then a trailers-only abort, before the handler runs). It reuses the generic
 //! [`FaultLayer`], so an RPC whose rule does not fire reaches the handler untouched. xDS server
-//! listeners (inbound HCM filters) are not applied. Outside the fault layer sits the telemetry's
+//! listeners' inbound HCM filters are not applied; [`xds::XdsServer`] serves a listening address
+//! as gRFC A36 xDS-enabled servers do (serving modes, filter chains, A29 TLS/mTLS). Outside the fault layer sits the telemetry's
 //! [`ServerMetricsLayer`] (gRFC A66 `grpc.server.call.*` and the server span), so injected
 //! delays and aborts show in the server metrics as the caller saw them.
 //!
@@ -48,6 +49,10 @@ use crate::fault::{
 };
 use crate::route::RandomSource;
 use crate::telemetry::{ServerMetrics, ServerMetricsLayer, Telemetry};
+
+pub mod xds;
+
+pub use xds::{ServingMode, XdsServer, XdsServerError};
 
 /// Records server metrics and applies server-side runtime fault rules; see the module docs.
 #[derive(Clone, Debug)]

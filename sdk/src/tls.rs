@@ -19,7 +19,9 @@
 //! gRPC applies this only to channels built with `XdsChannelCredentials`; Meshwork honours the
 //! control plane's TLS configuration by default and offers
 //! [`ChannelOptions::xds_security`](crate::channel::ChannelOptions::xds_security) to turn it
-//! off. Not here: the server side (A29 `DownstreamTlsContext`, A36), SPIFFE trust-bundle maps
+//! off. The server side ([`ServerTls`], A29 `DownstreamTlsContext` on A36 xDS-enabled servers)
+//! presents the identity provider's certificate and verifies client certificates against the
+//! CA provider when the filter chain names one. Not here: SPIFFE trust-bundle maps
 //! (A87), the A98 SNI-based SAN check, certificate revocation.
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +33,7 @@ mod client;
 mod error;
 mod file_watcher;
 mod san;
+mod server;
 mod verifier;
 
 pub use crate::xds::resource::cluster::UpstreamTls;
@@ -38,6 +41,7 @@ pub(crate) use client::ClientTls;
 pub use error::TlsError;
 pub use file_watcher::{DEFAULT_REFRESH_INTERVAL, FileWatcherConfig};
 pub use san::SubjectAltName;
+pub(crate) use server::ServerTls;
 pub(crate) use verifier::handshake_error;
 
 use file_watcher::FileWatcher;

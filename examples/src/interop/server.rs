@@ -7,8 +7,9 @@
 //! `response_status`; the streaming methods are in [`super::streaming`]; `UnimplementedCall`
 //! answers UNIMPLEMENTED. On `--maintenance_port` (the same server when the ports are equal) it
 //! serves `grpc.health.v1.Health` and `XdsUpdateHealthService`, whose `SetServing` /
-//! `SetNotServing` flip the health status. No TLS (`--secure_mode true` is refused), no server-side
-//! xDS, no hook service.
+//! `SetNotServing` flip the health status. With `--secure_mode true`, `TestService` is served
+//! through an xDS-enabled server (gRFC A36, A29 TLS from the control plane; see [`secure`]) and
+//! the maintenance port, which must then differ from `--port`, stays plaintext. No hook service.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -32,6 +33,8 @@ use tonic_health::server::HealthReporter;
 use super::behavior::behave;
 use super::streaming::{self, ResponseStream};
 
+mod secure;
+
 /// Response header naming the server that answered.
 pub const HOSTNAME_HEADER: &str = "hostname";
 
@@ -51,7 +54,7 @@ pub struct ServerArgs {
     /// Value of `SimpleResponse.server_id`.
     #[arg(long = "server_id", default_value = "meshwork_server")]
     pub server_id: String,
-    /// xDS server-side security; only `false` is supported.
+    /// Serve `TestService` through an xDS-enabled server with xDS-driven TLS (gRFC A36, A29).
     #[arg(long = "secure_mode", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub secure_mode: bool,
     /// The name reported as `hostname` (defaults to the machine's host name).
@@ -71,6 +74,9 @@ pub enum ServerError {
     /// An unsupported flag value.
     #[error("{0}")]
     Unsupported(String),
+    /// The xDS-enabled server (secure mode) could not start or stopped.
+    #[error("xDS-enabled server: {0}")]
+    Xds(String),
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}; pick a free port")]
     Bind {
@@ -255,11 +261,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServerError> {
     if args.secure_mode {
-        return Err(ServerError::Unsupported(
-            "--secure_mode true needs xDS server credentials, which Meshwork's interop server \
-             does not support; run with --secure_mode false"
-                .to_owned(),
-        ));
+        secure::check_ports(args.port, args.maintenance_port)?;
     }
     let hostname = args
         .host_name_override
@@ -281,10 +283,19 @@ pub async fn run(
         stop.send_replace(true);
         Ok::<(), ServerError>(())
     };
-    let main = bind(args.port).await?;
-    tracing::info!(port = args.port, %hostname, "xds-interop-server listening");
     let maintenance_routes =
         Routes::new(health).add_service(XdsUpdateHealthServiceServer::new(switch));
+    if args.secure_mode {
+        let maintenance = bind(args.maintenance_port).await?;
+        tokio::try_join!(
+            trigger,
+            secure::serve(args.port, Routes::new(test), wait()),
+            serve(maintenance_routes, maintenance, wait())
+        )?;
+        return Ok(());
+    }
+    let main = bind(args.port).await?;
+    tracing::info!(port = args.port, %hostname, "xds-interop-server listening");
     if args.maintenance_port == args.port {
         let routes = maintenance_routes.add_service(test);
         tokio::try_join!(trigger, serve(routes, main, wait()))?;

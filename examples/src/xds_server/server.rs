@@ -296,6 +296,7 @@ pub fn bootstrap_json(server: SocketAddr, node_id: &str) -> String {
             "server_features": ["xds_v3"],
         }],
         "node": {"id": node_id, "locality": {}},
+        "server_listener_resource_name_template": crate::xds_server::mesh::SERVER_LISTENER_NAME_TEMPLATE,
     });
     serde_json::to_string_pretty(&bootstrap).unwrap_or_default()
 }

@@ -5,7 +5,9 @@
 //! that fetches its RouteConfiguration over ADS (`rds.config_source.ads`) and lists its HTTP
 //! filters (the fault filter when any route injects faults, then the router, last as gRFC A39
 //! requires). For each cluster: an EDS Cluster whose endpoints come over ADS, and its
-//! ClusterLoadAssignment. Every resource is wrapped in `google.protobuf.Any`.
+//! ClusterLoadAssignment. For each server listener: a server Listener (gRFC A36) with its
+//! address and one default filter chain ([`server`]). Every resource is wrapped in
+//! `google.protobuf.Any`.
 //!
 //! This module is pure: no versions, no I/O (see [`super::state`] for snapshots). It refuses a
 //! mesh that fails [`validate`](super::mesh::validate), so it never emits what a client NACKs.
@@ -14,6 +16,7 @@ mod cluster;
 mod endpoint;
 mod listener;
 mod route;
+mod server;
 mod tls;
 
 use std::collections::BTreeMap;
@@ -64,6 +67,15 @@ pub fn translate(mesh: &Mesh) -> Result<ResourceMap, Vec<validate::Issue>> {
             type_url::ROUTE_CONFIGURATION,
             routes.name.clone(),
             to_any(&routes),
+        );
+    }
+    for s in &mesh.server_listeners {
+        let listener = server::server_listener(s);
+        insert(
+            &mut out,
+            type_url::LISTENER,
+            listener.name.clone(),
+            to_any(&listener),
         );
     }
     for c in &mesh.clusters {

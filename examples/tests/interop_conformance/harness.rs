@@ -306,12 +306,30 @@ pub async fn start_client_of(
     target: &str,
     flags: &[&str],
 ) -> Result<Client> {
+    start_client_with(kind, server, target, flags, &[]).await
+}
+
+/// Like [`start_client_of`], with extra top-level bootstrap fields (e.g.
+/// `certificate_providers`).
+pub async fn start_client_with(
+    kind: &ClientKind,
+    server: &ServerHandle,
+    target: &str,
+    flags: &[&str],
+    extra: &[(&str, serde_json::Value)],
+) -> Result<Client> {
     let stats_port = free_port()?;
     let path = std::env::temp_dir().join(format!(
         "meshwork-interop-bootstrap-{}-{stats_port}.json",
         std::process::id()
     ));
-    std::fs::write(&path, client_bootstrap(server)?)
+    let mut bootstrap: serde_json::Value = serde_json::from_str(&client_bootstrap(server)?)?;
+    if let Some(top) = bootstrap.as_object_mut() {
+        for (key, value) in extra {
+            top.insert((*key).to_owned(), value.clone());
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&bootstrap)?)
         .with_context(|| format!("write {}", path.display()))?;
     let mut defaults = vec![];
     if !flags.contains(&"--qps") {

@@ -39,6 +39,17 @@ pub enum ResolveError {
         /// What the ADS client reported.
         error: Box<WatchError>,
     },
+    /// The control plane sent a server Listener (gRFC A36: an address, no `api_listener`) under
+    /// the name a client resolves.
+    #[error(
+        "listener `{name}` is a server listener (address and filter chains, gRFC A36), not the API \
+         listener a client needs; the control plane must send an `api_listener` with an \
+         HttpConnectionManager for this target"
+    )]
+    NotAnApiListener {
+        /// The listener name.
+        name: String,
+    },
     /// No virtual host of the route configuration matches the data-plane authority (gRFC A28).
     #[error(
         "no virtual host matches authority `{authority}` in route configuration `{route_config}` \

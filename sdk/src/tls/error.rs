@@ -67,17 +67,17 @@ pub enum TlsError {
         /// What the file should hold.
         expected: &'static str,
     },
-    /// The instance has no CA certificates but the cluster uses it for roots.
+    /// The instance has no CA certificates but a cluster or server listener uses it for roots.
     #[error(
-        "certificate provider instance `{instance}` has no `ca_certificate_file`, but the cluster uses it to verify servers; add one to its config"
+        "certificate provider instance `{instance}` has no `ca_certificate_file`, but a cluster (to verify servers) or a server listener (to verify clients) uses it as its CA; add one to its config"
     )]
     NoRoots {
         /// The instance name.
         instance: String,
     },
-    /// The instance has no certificate and key but the cluster uses it as the client identity.
+    /// The instance has no certificate and key but a cluster or server listener uses it as identity.
     #[error(
-        "certificate provider instance `{instance}` has no `certificate_file` / `private_key_file`, but the cluster uses it as the client identity (mTLS); add both to its config"
+        "certificate provider instance `{instance}` has no `certificate_file` / `private_key_file`, but a cluster (client identity, mTLS) or a server listener (server identity) uses it; add both to its config"
     )]
     NoIdentity {
         /// The instance name.

@@ -30,7 +30,7 @@ pub mod route;
 
 pub use cluster::Cluster;
 pub use endpoint::ClusterLoadAssignment;
-pub use listener::Listener;
+pub use listener::{Listener, ServerListener};
 pub use route::RouteConfiguration;
 
 /// The xDS resource types a gRPC client follows, in the order it discovers them.
@@ -96,8 +96,10 @@ impl fmt::Display for ResourceKind {
 /// A validated resource of any kind. Cloning is cheap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Resource {
-    /// A Listener (LDS).
+    /// A client (API) Listener (LDS).
     Listener(Arc<Listener>),
+    /// A server (socket) Listener of gRFC A36 (LDS; no `api_listener`).
+    ServerListener(Arc<ServerListener>),
     /// A RouteConfiguration (RDS).
     RouteConfiguration(Arc<RouteConfiguration>),
     /// A Cluster (CDS).
@@ -110,7 +112,7 @@ impl Resource {
     /// The kind of this resource.
     pub fn kind(&self) -> ResourceKind {
         match self {
-            Resource::Listener(_) => ResourceKind::Listener,
+            Resource::Listener(_) | Resource::ServerListener(_) => ResourceKind::Listener,
             Resource::RouteConfiguration(_) => ResourceKind::RouteConfiguration,
             Resource::Cluster(_) => ResourceKind::Cluster,
             Resource::ClusterLoadAssignment(_) => ResourceKind::ClusterLoadAssignment,
@@ -182,6 +184,11 @@ pub fn decode(
     Ok(match kind {
         ResourceKind::Listener => {
             let p = proto::listener::v3::Listener::decode(bytes).map_err(bad_bytes)?;
+            if p.api_listener.is_none() && p.address.is_some() {
+                let v = ServerListener::decode(&p, &ctx.certificate_providers)
+                    .map_err(|e| invalid(&p.name, e))?;
+                return Ok((p.name, Resource::ServerListener(Arc::new(v))));
+            }
             let v = Listener::try_from(&p).map_err(|e| invalid(&p.name, e))?;
             (p.name, Resource::Listener(Arc::new(v)))
         }

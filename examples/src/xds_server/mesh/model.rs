@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 use super::MeshDuration;
 
+mod server;
+
+pub use server::{SERVER_LISTENER_NAME_TEMPLATE, ServerListener, ServerTls};
+
 /// A whole mesh: the services clients address and the clusters that serve them.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +24,9 @@ pub struct Mesh {
     /// Clusters, one Cluster and one ClusterLoadAssignment each.
     #[serde(default)]
     pub clusters: Vec<Cluster>,
+    /// Listeners of xDS-enabled servers (gRFC A36), one server Listener each.
+    #[serde(default)]
+    pub server_listeners: Vec<ServerListener>,
 }
 
 /// Resource naming scheme.

@@ -174,3 +174,24 @@ fn tls_blocks_need_instance_names_and_non_empty_sans() {
     );
     assert!(ok.is_ok(), "{ok:?}");
 }
+
+#[test]
+fn server_listeners_need_an_address_and_a_ca_for_mtls() {
+    let text = error("server_listeners:\n  - address: localhost:80\n");
+    assert!(text.contains("server_listeners[0].address"), "{text}");
+    let text = error(
+        "server_listeners:\n  - address: 0.0.0.0:80\n    tls: { identity_instance: id, require_client_certificate: true }\n",
+    );
+    assert!(
+        text.contains("server_listeners[0].tls.require_client_certificate"),
+        "{text}"
+    );
+    let mesh = Mesh::from_yaml(
+        "server_listeners:\n  - address: 0.0.0.0:80\n    tls: { identity_instance: id, ca_instance: ca, require_client_certificate: true }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        mesh.server_listeners[0].resource_name(),
+        "grpc/server?xds.resource.listening_address=0.0.0.0:80"
+    );
+}

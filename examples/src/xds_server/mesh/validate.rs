@@ -72,6 +72,21 @@ pub fn validate(mesh: &Mesh) -> Vec<Issue> {
         }
         v.cluster(&at, cluster);
     }
+    let mut servers = HashSet::new();
+    for (i, server) in mesh.server_listeners.iter().enumerate() {
+        let at = format!("server_listeners[{i}]");
+        v.server_listener(&at, server);
+        if !servers.insert(server.resource_name()) {
+            v.push(
+                format!("{at}.address"),
+                &server.address,
+                format!(
+                    "server listener `{}` is declared twice; merge the two entries",
+                    server.resource_name()
+                ),
+            );
+        }
+    }
     v.issues
 }
 

@@ -248,6 +248,26 @@ fn a_listener_that_does_not_exist_is_a_whole_config_error() {
 }
 
 #[test]
+fn a_server_listener_under_the_target_name_is_a_whole_config_error() {
+    let mut core = new_core();
+    let server = crate::xds::resource::ServerListener {
+        name: TARGET.to_string(),
+        address: "0.0.0.0:50051".parse().unwrap(),
+        filter_chains: Vec::new(),
+        default_filter_chain: None,
+    };
+    core.on_event(
+        LDS,
+        TARGET,
+        WatchEvent::Changed(Resource::ServerListener(Arc::new(server))),
+    );
+    let state = core.state();
+    assert!(state.snapshot.is_none());
+    let message = state.error.as_ref().expect("an error").to_string();
+    assert!(message.contains("is a server listener"), "{message}");
+}
+
+#[test]
 fn losing_the_listener_clears_the_snapshot_and_drops_the_other_watches() {
     let mut core = complete_core();
     let a = core.on_event(LDS, TARGET, WatchEvent::Error(nacked(LDS, TARGET)));

@@ -139,6 +139,9 @@ impl<'a> Walker<'a> {
     fn listener(&mut self, name: &str) -> Result<Option<Arc<Listener>>, ResolveError> {
         match self.want(ResourceKind::Listener, name) {
             Ok(Some(Resource::Listener(l))) => Ok(Some(l.clone())),
+            Ok(Some(Resource::ServerListener(_))) => Err(ResolveError::NotAnApiListener {
+                name: name.to_string(),
+            }),
             Ok(_) => Ok(None),
             Err(error) => Err(ResolveError::Listener {
                 name: name.to_string(),

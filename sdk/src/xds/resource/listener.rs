@@ -2,8 +2,8 @@
 //! (gRFC A27), its route source (RDS name over ADS, or an inline RouteConfiguration), its HTTP
 //! filter chain (A39, fault A33) and the default stream duration cap (A31).
 //!
-//! Server-side (socket) listeners of gRFC A36 are not handled: a listener without `api_listener`
-//! is rejected with a message saying so. Everything else in the HCM is ignored, as gRPC does.
+//! A Listener without `api_listener` is a server (socket) listener of gRFC A36, validated in
+//! [`server`] into a [`ServerListener`]. Everything else in the HCM is ignored, as gRPC does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +18,15 @@ use super::common::{At, Invalid, Result, opt_duration, require_ads_or_self, unpa
 
 pub mod fault;
 pub mod filters;
+pub mod server;
+pub mod server_tls;
 
 pub use fault::{
     AbortSource, DelaySource, FaultAbort, FaultConfig, FaultDelay, http_status_to_code,
 };
 pub use filters::{HttpFilter, HttpFilterConfig};
+pub use server::ServerListener;
+pub use server_tls::DownstreamTls;
 
 /// A validated client Listener.
 #[derive(Clone, Debug, PartialEq)]

@@ -153,7 +153,7 @@ fn tls_context(
     }))
 }
 
-fn provider(
+pub(crate) fn provider(
     instance: &str,
     certificate: &str,
     providers: &BTreeSet<String>,
