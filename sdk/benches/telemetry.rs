@@ -194,9 +194,6 @@ fn main() {
             eprintln!("could not build telemetry");
             return;
         };
-        // Spans are `tracing` spans: the spans arm needs its layer (the other arms make none).
-        let subscriber = tracing_subscriber::registry().with(traced.tracing_layer());
-        let _subscriber = tracing::subscriber::set_default(subscriber);
         let arms = [
             ("off", &off),
             ("metrics", &metrics),
@@ -216,6 +213,10 @@ fn main() {
             }
             return;
         }
+        // Spans are `tracing` spans: the spans arm needs its layer (the other arms make none). Only
+        // the in-memory arms run under it: hyper's and h2's own spans must not reach the loopback.
+        let subscriber = tracing_subscriber::registry().with(traced.tracing_layer());
+        let spans_subscriber = tracing::subscriber::set_default(subscriber);
         // `MESHWORK_BENCH_ARM=metrics` runs one arm only (e.g. under `perf record`).
         let only = std::env::var("MESHWORK_BENCH_ARM").ok();
         let mut best = [[f64::MAX; 3]; 3];
@@ -243,6 +244,7 @@ fn main() {
                 b[2] - b[0],
             );
         }
+        drop(spans_subscriber);
         if only.is_none() {
             let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
             // A/A control: the measured arm with telemetry off too (its ratio is the bias).

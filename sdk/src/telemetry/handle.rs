@@ -16,6 +16,8 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{Filtered, LevelFilter};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::builder::TelemetryBuilder;
@@ -135,7 +137,9 @@ impl Telemetry {
     /// Meshwork's call, attempt and server spans are `tracing` spans (target
     /// [`SPAN_TARGET`](super::SPAN_TARGET)); add this layer to the application's subscriber so
     /// they, and the application's own spans around and inside RPCs, reach the exporter as one
-    /// trace. A library installs no subscriber: this is the application's call.
+    /// trace. A library installs no subscriber: this is the application's call. The layer takes
+    /// spans at INFO and above only (Meshwork's are INFO): the DEBUG/TRACE spans hyper, h2 and
+    /// tower make per request would otherwise all be exported, at several µs per RPC.
     ///
     /// ```
     /// use meshwork::telemetry::Telemetry;
@@ -147,7 +151,9 @@ impl Telemetry {
     /// let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
     /// tracing::subscriber::with_default(subscriber, || { /* make RPCs */ });
     /// ```
-    pub fn tracing_layer<S>(&self) -> Option<OpenTelemetryLayer<S, BoxedTracer>>
+    pub fn tracing_layer<S>(
+        &self,
+    ) -> Option<Filtered<OpenTelemetryLayer<S, BoxedTracer>, LevelFilter, S>>
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {
@@ -155,7 +161,11 @@ impl Telemetry {
             SpanTracer::Global(scope) => global::tracer_with_scope(scope.clone()),
             SpanTracer::Sdk(tracer) => BoxedTracer::new(Box::new(tracer.clone())),
         };
-        Some(tracing_opentelemetry::layer().with_tracer(tracer))
+        Some(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(LevelFilter::INFO),
+        )
     }
 
     /// Record functions for xDS client and mesh metrics (no-ops when disabled).

@@ -154,3 +154,24 @@ async fn without_the_layer_or_without_spans_nothing_is_recorded_or_propagated() 
         (false, false)
     );
 }
+
+/// The layer exports INFO spans (Meshwork's and the application's) but not the DEBUG/TRACE
+/// spans transport libraries open per request.
+#[test]
+fn the_layer_skips_debug_and_trace_spans() {
+    let (t, exporter) = traced();
+    let subscriber = tracing_subscriber::registry().with(t.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("app.work").in_scope(|| {
+            tracing::debug_span!(target: "h2::proto", "poll_ready").in_scope(|| {});
+            tracing::trace_span!(target: "hyper::proto", "encode").in_scope(|| {});
+        });
+    });
+    let names: Vec<String> = exporter
+        .get_finished_spans()
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    assert_eq!(names, ["app.work"]);
+}
