@@ -3,6 +3,9 @@
 //! `ping_pong`, `empty_stream`, `status_code_and_message`), run in-process with
 //! `meshwork_examples::interop::server::run`.
 
+#[path = "interop_conformance/harness.rs"]
+mod harness;
+
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
@@ -23,9 +26,7 @@ struct Running {
 }
 
 async fn start() -> Result<Running> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = harness::free_port()?;
     let args = ServerArgs {
         port,
         maintenance_port: port,

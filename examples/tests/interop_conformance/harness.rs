@@ -36,10 +36,11 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-/// A port the OS just handed out (released again for the child to bind).
+/// A free port for a child process to listen on: [`stable_port`], below the kernel's ephemeral
+/// range, because an ephemeral port released for the child could become the local port of some
+/// other test's outgoing connection before the child binds it ("Address already in use").
 pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("bind a free loopback port")?;
-    Ok(listener.local_addr()?.port())
+    stable_port()
 }
 
 /// Connects to `port` on loopback, retrying for up to `within` while the process starts.
@@ -72,17 +73,18 @@ pub struct Backend {
 
 /// Starts `n` servers named `backend-<i>` and waits until their health services answer.
 pub async fn start_backends(n: usize) -> Result<Vec<Backend>> {
-    start_backends_with(n, free_port).await
+    start_backends_with(n, stable_port).await
 }
 
-/// Like [`start_backends`], on ports outside the kernel's ephemeral range, so that
+/// Like [`start_backends`]; its ports are outside the kernel's ephemeral range, so that
 /// [`Backend::restart`] can bind them again: while a backend is down, an ephemeral port of its
 /// could otherwise become the local port of some outgoing connection.
 pub async fn start_restartable_backends(n: usize) -> Result<Vec<Backend>> {
     start_backends_with(n, stable_port).await
 }
 
-/// A free loopback port below the ephemeral range (Linux `ip_local_port_range`).
+/// A free port (probed on every interface, as the children listen) below the ephemeral range
+/// (Linux `ip_local_port_range`).
 pub fn stable_port() -> Result<u16> {
     let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -91,7 +93,7 @@ pub fn stable_port() -> Result<u16> {
     let range = 10_000..low.max(10_001);
     for _ in 0..200 {
         let port = fastrand::u16(range.clone());
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if TcpListener::bind(("0.0.0.0", port)).is_ok() {
             return Ok(port);
         }
     }
