@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 
 use meshwork_proto::envoy::config::core::v3::{TransportSocket, transport_socket::ConfigType};
 use meshwork_proto::envoy::extensions::transport_sockets::tls::v3::{
-    CertificateValidationContext, UpstreamTlsContext, common_tls_context::ValidationContextType,
+    CertificateValidationContext, CommonTlsContext, UpstreamTlsContext,
+    common_tls_context::ValidationContextType,
 };
 
 use crate::xds::resource::common::{At, Invalid, Result, StringMatcher, unpack};
@@ -67,35 +68,7 @@ fn tls_context(
         .common_tls_context
         .as_ref()
         .ok_or_else(|| Invalid::field("common_tls_context", "is required for TLS"))?;
-    let unsupported = |field: &str| {
-        Err(Invalid::field(
-            format!("common_tls_context.{field}"),
-            "is not supported; certificates must come from certificate provider instances (gRFC A29)",
-        ))
-    };
-    if !common.tls_certificates.is_empty() {
-        return unsupported("tls_certificates");
-    }
-    if !common.tls_certificate_sds_secret_configs.is_empty() {
-        return unsupported("tls_certificate_sds_secret_configs");
-    }
-    if common.custom_handshaker.is_some() {
-        return unsupported("custom_handshaker");
-    }
-    let identity = match (
-        &common.tls_certificate_provider_instance,
-        &common.tls_certificate_certificate_provider_instance,
-    ) {
-        (Some(p), _) => Some(
-            provider(&p.instance_name, &p.certificate_name, providers)
-                .at("common_tls_context.tls_certificate_provider_instance")?,
-        ),
-        (None, Some(p)) => Some(
-            provider(&p.instance_name, &p.certificate_name, providers)
-                .at("common_tls_context.tls_certificate_certificate_provider_instance")?,
-        ),
-        (None, None) => None,
-    };
+    let identity = common_identity(common, providers)?;
     let (root, subject_alt_names) = match &common.validation_context_type {
         Some(ValidationContextType::ValidationContext(v)) => {
             let root = v
@@ -203,4 +176,46 @@ fn sans(v: &CertificateValidationContext) -> Result<Vec<StringMatcher>> {
         .enumerate()
         .map(|(i, m)| StringMatcher::from_proto(m).at_index("match_subject_alt_names", i))
         .collect()
+}
+
+/// The checks every `CommonTlsContext` gets (A29: certificates only from provider instances) and
+/// its identity certificate, if one is named; shared by upstream and downstream TLS.
+#[allow(deprecated)]
+pub(crate) fn common_identity(
+    common: &CommonTlsContext,
+    providers: &BTreeSet<String>,
+) -> Result<Option<CertificateProvider>> {
+    if !common.tls_certificates.is_empty() {
+        return unsupported("tls_certificates");
+    }
+    if !common.tls_certificate_sds_secret_configs.is_empty() {
+        return unsupported("tls_certificate_sds_secret_configs");
+    }
+    if common.custom_handshaker.is_some() {
+        return unsupported("custom_handshaker");
+    }
+    Ok(
+        match (
+            &common.tls_certificate_provider_instance,
+            &common.tls_certificate_certificate_provider_instance,
+        ) {
+            (Some(p), _) => Some(
+                provider(&p.instance_name, &p.certificate_name, providers)
+                    .at("common_tls_context.tls_certificate_provider_instance")?,
+            ),
+            (None, Some(p)) => Some(
+                provider(&p.instance_name, &p.certificate_name, providers)
+                    .at("common_tls_context.tls_certificate_certificate_provider_instance")?,
+            ),
+            (None, None) => None,
+        },
+    )
+}
+
+/// The error for a `common_tls_context` field gRFC A29 does not allow.
+pub(crate) fn unsupported<T>(field: &str) -> Result<T> {
+    Err(Invalid::field(
+        format!("common_tls_context.{field}"),
+        "is not supported; certificates must come from certificate provider instances (gRFC A29)",
+    ))
 }

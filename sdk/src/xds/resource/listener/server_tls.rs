@@ -16,7 +16,7 @@ use meshwork_proto::envoy::extensions::transport_sockets::tls::v3::{
 };
 
 use crate::xds::resource::cluster::CertificateProvider;
-use crate::xds::resource::cluster::tls::provider;
+use crate::xds::resource::cluster::tls::{common_identity, provider, unsupported};
 use crate::xds::resource::common::{At, Invalid, Result, unpack};
 
 /// A validated downstream (server-side) TLS config.
@@ -70,36 +70,12 @@ fn tls_context(ctx: &DownstreamTlsContext, providers: &BTreeSet<String>) -> Resu
         .common_tls_context
         .as_ref()
         .ok_or_else(|| Invalid::field("common_tls_context", "is required for TLS"))?;
-    let unsupported = |field: &str| {
-        Err(Invalid::field(
-            format!("common_tls_context.{field}"),
-            "is not supported; certificates must come from certificate provider instances (gRFC A29)",
-        ))
-    };
-    if !common.tls_certificates.is_empty() {
-        return unsupported("tls_certificates");
-    }
-    if !common.tls_certificate_sds_secret_configs.is_empty() {
-        return unsupported("tls_certificate_sds_secret_configs");
-    }
-    if common.custom_handshaker.is_some() {
-        return unsupported("custom_handshaker");
-    }
-    let identity = match (
-        &common.tls_certificate_provider_instance,
-        &common.tls_certificate_certificate_provider_instance,
-    ) {
-        (Some(p), _) => provider(&p.instance_name, &p.certificate_name, providers)
-            .at("common_tls_context.tls_certificate_provider_instance")?,
-        (None, Some(p)) => provider(&p.instance_name, &p.certificate_name, providers)
-            .at("common_tls_context.tls_certificate_certificate_provider_instance")?,
-        (None, None) => {
-            return Err(Invalid::field(
-                "common_tls_context.tls_certificate_provider_instance",
-                "is required: a server needs an identity certificate; name the bootstrap instance holding it",
-            ));
-        }
-    };
+    let identity = common_identity(common, providers)?.ok_or_else(|| {
+        Invalid::field(
+            "common_tls_context.tls_certificate_provider_instance",
+            "is required: a server needs an identity certificate; name the bootstrap instance holding it",
+        )
+    })?;
     let client_ca = match &common.validation_context_type {
         None => None,
         Some(ValidationContextType::ValidationContext(v)) => {
