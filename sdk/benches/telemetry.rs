@@ -206,7 +206,10 @@ fn main() {
         ];
         if let Ok(arm) = std::env::var("MESHWORK_BENCH_LOOPBACK") {
             let t = if arm == "off" { &off } else { &metrics };
-            let n = if full_run() { 100_000 } else { 30 };
+            let n = std::env::var("MESHWORK_BENCH_RPCS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(if full_run() { 100_000 } else { 30 });
             match loopback::single(t, n).await {
                 Ok(ns) => println!("loopback {arm}: {ns:.0} CPU ns/RPC"),
                 Err(e) => eprintln!("loopback arm failed: {e}"),

@@ -35,8 +35,9 @@
 //! [`Telemetry::builder`] or [`Telemetry::disabled`]). Status, sizes and timing are observed by
 //! wrapping the bodies (see `body`); nothing here buffers messages or changes what is sent.
 //! Recording is cheap: each layer caches, per request path, the `grpc.method` value and the
-//! instruments pre-bound to its attribute sets (`bound`, `entries`), and makes no span at all
-//! when no tracer is configured.
+//! instruments pre-bound to its attribute sets (`bound`, `entries`; a channel's call and attempt
+//! layers share one cache and hand the first attempt its call's start and entry, `handoff`), and
+//! makes no span at all when no tracer is configured.
 //!
 //! Spans are `tracing` spans (target [`SPAN_TARGET`], see `spans`), so an application's own
 //! spans around a client call or inside a handler nest with them. They reach OpenTelemetry
@@ -45,7 +46,7 @@
 //! no subscriber; without the layer the spans are not exported and no `traceparent` is sent).
 //! Not done here: A96 hedge counts (Meshwork does not hedge), A94's
 //! `GOAWAY <CODE>` disconnect reason and `grpc.security_level`, `grpc-trace-bin`, message
-//! events, A88's `timeout` cache state.
+//! events.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -72,6 +73,7 @@ mod error;
 mod experimental;
 mod framing;
 mod handle;
+mod handoff;
 mod instruments;
 mod lb_labels;
 mod mesh;

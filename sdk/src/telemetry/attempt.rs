@@ -21,12 +21,12 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::body::{self, Finish, Outcome, RequestBody};
-use super::bound::PathCache;
+use super::body::{self, Finish, Outcome};
 use super::clock;
 use super::counter::SharedCount;
-use super::entries::AttemptEntry;
+use super::entries::ClientEntry;
 use super::handle::Telemetry;
+use super::handoff::{self, ClientCache};
 use super::lb_labels::{LbLabelSlot, OptionalLabels};
 use super::propagation;
 use super::spans::{self, AttemptInfo, CallSpan};
@@ -39,7 +39,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct AttemptMetricsLayer {
     telemetry: Telemetry,
     target: Value,
-    cache: Arc<PathCache<AttemptEntry>>,
+    cache: Arc<ClientCache>,
 }
 
 /// The service made by [`AttemptMetricsLayer`].
@@ -48,12 +48,12 @@ pub struct AttemptMetrics<S> {
     inner: S,
     telemetry: Telemetry,
     target: Value,
-    cache: Arc<PathCache<AttemptEntry>>,
+    cache: Arc<ClientCache>,
 }
 
 /// What the attempt layer records when an attempt ends.
 pub struct AttemptFinish {
-    entry: Arc<AttemptEntry>,
+    entry: Arc<ClientEntry>,
     start: Instant,
     sent: SharedCount,
     lb: Option<(LbLabelSlot, OptionalLabels)>,
@@ -69,10 +69,11 @@ pub type AttemptBody<B> = body::ResponseBody<B, AttemptFinish>;
 impl AttemptMetricsLayer {
     /// Attempt telemetry for the channel `target` (the same value as the call layer's).
     pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
+        let target: Arc<str> = Arc::from(target.into());
         Self {
+            cache: handoff::client_cache(telemetry, &target),
             telemetry: telemetry.clone(),
-            target: Value::from(Arc::<str>::from(target.into())),
-            cache: Arc::new(PathCache::new()),
+            target: Value::from(target),
         }
     }
 }
@@ -109,13 +110,18 @@ where
             let req = req.map(tonic::body::Body::new);
             return body::ResponseFuture::new(self.inner.call(req), None);
         };
-        let start = clock::take_start();
-        let entry = self.cache.get(
-            req.uri().path(),
-            |path| t.methods.attribute(path),
-            |method| AttemptEntry::new(t, method, self.target.clone()),
-        );
-        entry.start();
+        let offer = handoff::take();
+        let start = offer.as_ref().map_or_else(clock::now, |o| o.start);
+        let entry = offer
+            .and_then(|o| o.entry_for(&self.cache))
+            .unwrap_or_else(|| {
+                self.cache.get(
+                    req.uri().path(),
+                    |path| t.methods.attribute(path),
+                    |method| ClientEntry::new(t, method, self.target.clone()),
+                )
+            });
+        entry.start_attempt();
         let span = t.spans.is_some().then(|| {
             let parent = req.extensions().get::<CallSpan>().map(|c| &c.0);
             let info = req.extensions().get::<AttemptInfo>().copied();
@@ -133,7 +139,7 @@ where
         });
         let sent = SharedCount::new();
         let counted = sent.clone();
-        let req = req.map(|b| tonic::body::Body::new(RequestBody::new(b, counted)));
+        let req = req.map(|b| body::counted(b, counted));
         let finish = AttemptFinish {
             entry,
             start,
@@ -158,7 +164,8 @@ impl Finish for AttemptFinish {
             Some((slot, on)) => slot.get().map(|l| on.attributes(l)).unwrap_or_default(),
             None => Vec::new(),
         };
-        self.entry.record(outcome.code, secs, sent, rcvd, &lb);
+        self.entry
+            .record_attempt(outcome.code, secs, sent, rcvd, &lb);
         if let Some(span) = &self.span {
             spans::end(span, &outcome);
         }

@@ -15,10 +15,12 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::Response;
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt as _;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
-use tonic::Code;
+use tonic::{Code, Status};
 
+use super::attempt::BoxError;
 use super::clock::{self, EndScope};
 use super::counter::SharedCount;
 use super::framing::FrameCounter;
@@ -186,9 +188,25 @@ impl<B> RequestBody<B> {
     }
 }
 
-impl<B: Body<Data = Bytes>> Body for RequestBody<B> {
+/// `body` as the `tonic::body::Body` an inner service takes, counting its message bytes into
+/// `total`. Boxed once, here, as tonic's own box type: tonic then neither re-boxes it nor wraps
+/// it to map errors.
+pub(crate) fn counted<B>(body: B, total: SharedCount) -> tonic::body::Body
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    tonic::body::Body::new(RequestBody::new(body, total).boxed_unsync())
+}
+
+impl<B> Body for RequestBody<B>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     type Data = Bytes;
-    type Error = B::Error;
+    /// tonic's body error (a `Status` found in the error's source chain, else `UNKNOWN`).
+    type Error = Status;
 
     fn poll_frame(
         self: Pin<&mut Self>,
@@ -196,13 +214,16 @@ impl<B: Body<Data = Bytes>> Body for RequestBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let polled = ready!(this.inner.poll_frame(cx));
-        if let Some(Ok(frame)) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            let n = this.frames.feed(data);
-            this.total.add(n);
-        }
-        Poll::Ready(polled)
+        Poll::Ready(polled.map(|frame| match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    let n = this.frames.feed(data);
+                    this.total.add(n);
+                }
+                Ok(frame)
+            }
+            Err(e) => Err(Status::from_error(e.into())),
+        }))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -9,7 +9,7 @@
 //! records as `other` share one entry and are never cached by path, and the cache stops growing
 //! at [`MAX_CACHED_PATHS`], so a peer sending arbitrary paths cannot grow it. Bound series stay
 //! alive as long as their layer (they would under cumulative export anyway).
-//! Paths are hashed with seeded xxHash64 in one pass (SipHash cost more than the rest of the
+//! Paths are hashed with seeded XXH3 in one pass (SipHash cost more than the rest of the
 //! lookup); the per-cache random seed keeps colliding paths from being chosen in advance.
 //! This module decides no attribute values; `method` and the layers do.
 
@@ -35,7 +35,7 @@ pub(crate) struct PathCache<E> {
     other: OnceLock<Arc<E>>,
 }
 
-/// Seeded one-pass xxHash64 of a path (the `str` hash writes its bytes, then one `0xff`).
+/// Seeded one-pass XXH3 (64-bit) of a path (the `str` hash writes its bytes, then one `0xff`).
 #[derive(Clone, Copy)]
 struct PathHash(u64);
 
@@ -51,7 +51,7 @@ impl BuildHasher for PathHash {
 
 impl Hasher for PathHasher {
     fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh64::xxh64(bytes, self.0);
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
     }
     fn write_u8(&mut self, byte: u8) {
         self.0 = self.0.rotate_left(8) ^ u64::from(byte);

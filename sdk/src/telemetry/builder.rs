@@ -21,6 +21,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use super::error::TelemetryError;
 use super::handle::{Inner, SpanTracer, Telemetry};
+use super::handoff::ClientCaches;
 use super::instruments::{ClientInstruments, ServerInstruments};
 use super::lb_labels::{OptionalLabel, OptionalLabels};
 use super::mesh::MeshMetrics;
@@ -261,6 +262,7 @@ impl TelemetryBuilder {
             meter_provider,
             tracer_provider,
             prometheus,
+            client_caches: ClientCaches::default(),
         }))
     }
 

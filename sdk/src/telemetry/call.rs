@@ -16,10 +16,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::body::{self, Finish, Outcome};
-use super::bound::PathCache;
 use super::clock;
-use super::entries::CallEntry;
+use super::entries::ClientEntry;
 use super::handle::Telemetry;
+use super::handoff::{self, ClientCache, Offer};
 use super::spans::{self, CallSpan};
 
 /// Layer adding call metrics and the call span around a client service.
@@ -27,7 +27,7 @@ use super::spans::{self, CallSpan};
 pub struct CallMetricsLayer {
     telemetry: Telemetry,
     target: Value,
-    cache: Arc<PathCache<CallEntry>>,
+    cache: Arc<ClientCache>,
 }
 
 /// The service made by [`CallMetricsLayer`].
@@ -36,12 +36,12 @@ pub struct CallMetrics<S> {
     inner: S,
     telemetry: Telemetry,
     target: Value,
-    cache: Arc<PathCache<CallEntry>>,
+    cache: Arc<ClientCache>,
 }
 
 /// What the call layer records when a call ends.
 pub struct CallFinish {
-    entry: Arc<CallEntry>,
+    entry: Arc<ClientEntry>,
     start: Instant,
     /// Boxed: most RPCs have no span, and the finish is moved with every response.
     span: Option<Box<tracing::Span>>,
@@ -54,12 +54,15 @@ pub type CallBody<B> = body::ResponseBody<B, CallFinish>;
 
 impl CallMetricsLayer {
     /// Call telemetry for the channel `target` (canonical, with scheme: `xds:///greeter:50051`,
-    /// `dns:///localhost:50051`); it becomes the `grpc.target` attribute.
+    /// `dns:///localhost:50051`); it becomes the `grpc.target` attribute. Build the channel's
+    /// [`AttemptMetricsLayer`](super::AttemptMetricsLayer) with the same telemetry and target:
+    /// the two then share their per-method state.
     pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
+        let target: Arc<str> = Arc::from(target.into());
         Self {
+            cache: handoff::client_cache(telemetry, &target),
             telemetry: telemetry.clone(),
-            target: Value::from(Arc::<str>::from(target.into())),
-            cache: Arc::new(PathCache::new()),
+            target: Value::from(target),
         }
     }
 }
@@ -97,7 +100,7 @@ where
         let entry = self.cache.get(
             req.uri().path(),
             |path| t.methods.attribute(path),
-            |method| CallEntry::new(t, method, self.target.clone()),
+            |method| ClientEntry::new(t, method, self.target.clone()),
         );
         let span = t
             .spans
@@ -108,9 +111,10 @@ where
             req.extensions_mut().insert(CallSpan(span.clone()));
             Box::new(span)
         });
+        // An attempt started synchronously below starts when the call did, with its entry.
+        let offer = Offer::new(start, &self.cache, entry.clone());
         let finish = CallFinish { entry, start, span };
-        // An attempt started synchronously below starts when the call did.
-        let inner = clock::with_start(start, || self.inner.call(req));
+        let inner = handoff::offer(offer, || self.inner.call(req));
         body::ResponseFuture::new(inner, Some(finish))
     }
 }
@@ -122,7 +126,7 @@ impl Finish for CallFinish {
 
     fn finish(self, outcome: Outcome) {
         let secs = outcome.end.duration_since(self.start).as_secs_f64();
-        self.entry.record(outcome.code, secs);
+        self.entry.record_call(outcome.code, secs);
         if let Some(span) = &self.span {
             spans::end(span, &outcome);
         }

@@ -1,15 +1,14 @@
 //! One clock reading per event, shared by the telemetry layers that see the same event.
 //!
-//! gRFC A66 times a call and each of its attempts. When the call layer's `call` reaches the
-//! attempt layer's `call` synchronously (nothing in between waited), the call start *is* the
-//! first attempt's start; when the trailers pass up through attempt and call bodies in one
-//! poll, both end at the same instant. Reading the clock once for such an event instead of once
-//! per layer is both cheaper and more consistent (an attempt never outlasts its call).
+//! gRFC A66 times a call and each of its attempts. When the trailers pass up through attempt and
+//! call bodies in one poll, both end at the same instant. Reading the clock once for such an
+//! event instead of once per layer is both cheaper and more consistent (an attempt never
+//! outlasts its call); the start of a call and its first attempt are shared the same way by
+//! `handoff`.
 //!
-//! The sharing is scoped, per thread: [`with_start`] offers a start time to whatever layer
-//! [`take_start`]s it while the closure runs; [`EndScope`] lets a body wrapper reuse an end time
-//! read by a body it wraps during the same poll. A reading is never used outside the scope in
-//! which it was taken, so every value handed out was read "now", within the current call or poll.
+//! The sharing is scoped, per thread: [`EndScope`] lets a body wrapper reuse an end time read by
+//! a body it wraps during the same poll. A reading is never used outside the scope in which it
+//! was taken, so every value handed out was read "now", within the current poll.
 //! Time is `tokio::time::Instant` so that tests with paused time stay deterministic.
 
 use std::cell::Cell;
@@ -17,8 +16,6 @@ use std::cell::Cell;
 use tokio::time::Instant;
 
 thread_local! {
-    /// The call start on offer to an attempt starting inside [`with_start`].
-    static START: Cell<Option<Instant>> = const { Cell::new(None) };
     /// The end time read by an inner body during the current poll.
     static END: Cell<Option<Instant>> = const { Cell::new(None) };
 }
@@ -26,19 +23,6 @@ thread_local! {
 /// Reads the clock.
 pub(crate) fn now() -> Instant {
     Instant::now()
-}
-
-/// Runs `f` with `start` on offer to the first [`take_start`] inside it.
-pub(crate) fn with_start<R>(start: Instant, f: impl FnOnce() -> R) -> R {
-    let outer = START.replace(Some(start));
-    let r = f();
-    START.set(outer);
-    r
-}
-
-/// The start offered by an enclosing [`with_start`] (once), else a fresh reading.
-pub(crate) fn take_start() -> Instant {
-    START.take().unwrap_or_else(now)
 }
 
 /// A poll of an inner body during which end times are shared: open one before polling the
@@ -66,25 +50,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_start_is_taken_once_and_only_inside_its_scope() {
-        let t0 = now();
-        tokio::time::advance(Duration::from_millis(5)).await;
-        let (first, second) = with_start(t0, || (take_start(), take_start()));
-        assert_eq!(first, t0);
-        assert_eq!(
-            second,
-            t0 + Duration::from_millis(5),
-            "second reads the clock"
-        );
-        tokio::time::advance(Duration::from_millis(5)).await;
-        assert_eq!(
-            take_start(),
-            t0 + Duration::from_millis(10),
-            "no scope, no reuse"
-        );
-    }
 
     #[tokio::test(start_paused = true)]
     async fn an_inner_end_is_reused_by_the_enclosing_scope_only() {

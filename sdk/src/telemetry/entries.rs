@@ -4,6 +4,8 @@
 //! hashing, no allocation. An attempt with optional labels (`grpc.lb.locality`,
 //! `grpc.lb.backend_service`) has more attributes and is recorded unbound. This module chooses no attribute values and measures nothing itself.
 
+use std::sync::OnceLock;
+
 use opentelemetry::metrics::{BoundCounter, BoundHistogram};
 use opentelemetry::{KeyValue, Value};
 use tonic::Code;
@@ -14,20 +16,15 @@ use super::instruments::{ClientInstruments, ServerInstruments};
 use super::names::{ATTR_METHOD, ATTR_STATUS, ATTR_TARGET};
 use super::status::code_name;
 
-/// The call layer's per-method entry (`grpc.client.call.duration`).
-pub(crate) struct CallEntry {
+/// The client's per-method entry, shared by the call and attempt layers of one channel target
+/// (`grpc.client.call.duration` and the four `grpc.client.attempt.*` instruments).
+pub(crate) struct ClientEntry {
     pub(crate) method: Value,
     target: Value,
     client: ClientInstruments,
-    duration: ByStatus<BoundHistogram<f64>>,
-}
-
-/// The attempt layer's per-method entry (the four `grpc.client.attempt.*` instruments).
-pub(crate) struct AttemptEntry {
-    pub(crate) method: Value,
-    target: Value,
-    client: ClientInstruments,
-    started: BoundCounter<u64>,
+    /// Bound on the first attempt (a call-only stack exports no attempt series).
+    started: OnceLock<BoundCounter<u64>>,
+    call: ByStatus<BoundHistogram<f64>>,
     ended: ByStatus<Ended>,
 }
 
@@ -46,49 +43,41 @@ struct Ended {
     rcvd: BoundHistogram<u64>,
 }
 
-impl CallEntry {
+impl ClientEntry {
     pub(crate) fn new(t: &Inner, method: Value, target: Value) -> Self {
         Self {
             method,
             target,
             client: t.client.clone(),
-            duration: ByStatus::new(),
-        }
-    }
-
-    /// Records one call that ended with `code` after `secs`.
-    pub(crate) fn record(&self, code: Code, secs: f64) {
-        let bind = || {
-            let attrs = client_attrs(&self.method, &self.target, code);
-            self.client.call_duration.bind(&attrs)
-        };
-        self.duration.get(code, bind).record(secs);
-    }
-}
-
-impl AttemptEntry {
-    pub(crate) fn new(t: &Inner, method: Value, target: Value) -> Self {
-        let started = t.client.attempt_started.bind(&[
-            KeyValue::new(ATTR_METHOD, method.clone()),
-            KeyValue::new(ATTR_TARGET, target.clone()),
-        ]);
-        Self {
-            method,
-            target,
-            client: t.client.clone(),
-            started,
+            started: OnceLock::new(),
+            call: ByStatus::new(),
             ended: ByStatus::new(),
         }
     }
 
+    /// Records one call that ended with `code` after `secs`.
+    pub(crate) fn record_call(&self, code: Code, secs: f64) {
+        let bind = || {
+            let attrs = client_attrs(&self.method, &self.target, code);
+            self.client.call_duration.bind(&attrs)
+        };
+        self.call.get(code, bind).record(secs);
+    }
+
     /// Counts one attempt started.
-    pub(crate) fn start(&self) {
-        self.started.add(1);
+    pub(crate) fn start_attempt(&self) {
+        let bind = || {
+            self.client.attempt_started.bind(&[
+                KeyValue::new(ATTR_METHOD, self.method.clone()),
+                KeyValue::new(ATTR_TARGET, self.target.clone()),
+            ])
+        };
+        self.started.get_or_init(bind).add(1);
     }
 
     /// Records one attempt: its status, duration, message bytes sent and received, and the
     /// enabled optional labels of the endpoint that served it (empty when none).
-    pub(crate) fn record(
+    pub(crate) fn record_attempt(
         &self,
         code: Code,
         secs: f64,

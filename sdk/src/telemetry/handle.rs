@@ -22,6 +22,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::builder::TelemetryBuilder;
 use super::error::TelemetryError;
+use super::handoff::ClientCaches;
 use super::instruments::{ClientInstruments, ServerInstruments};
 use super::lb_labels::OptionalLabels;
 use super::mesh::MeshMetrics;
@@ -60,6 +61,8 @@ pub(crate) struct Inner {
     pub meter_provider: Option<SdkMeterProvider>,
     pub tracer_provider: Option<SdkTracerProvider>,
     pub prometheus: Option<PrometheusReader>,
+    /// The per-target entry caches shared by call and attempt layers.
+    pub client_caches: ClientCaches,
 }
 
 /// The tracer behind [`Telemetry::tracing_layer`].

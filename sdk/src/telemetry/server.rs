@@ -22,7 +22,7 @@ use tracing::instrument::{Instrument as _, Instrumented};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::attempt::BoxError;
-use super::body::{self, Finish, Outcome, RequestBody};
+use super::body::{self, Finish, Outcome};
 use super::bound::PathCache;
 use super::clock;
 use super::counter::SharedCount;
@@ -125,7 +125,7 @@ where
         entry.start();
         let rcvd = SharedCount::new();
         let counted = rcvd.clone();
-        let mut req = req.map(|b| tonic::body::Body::new(RequestBody::new(b, counted)));
+        let mut req = req.map(|b| body::counted(b, counted));
         let span = t.spans.is_some().then(|| spans::server(&entry.method));
         let span = span.flatten().inspect(|span| {
             let parent = propagation::extract(t.propagator.as_ref(), req.headers());

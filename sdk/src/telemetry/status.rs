@@ -6,7 +6,7 @@
 //! decode `grpc-message` beyond reading it as text for span descriptions.
 
 use http::header::HeaderName;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use tonic::Code;
 
 /// The `grpc-status` header / trailer (parsed once, not per lookup).
@@ -37,30 +37,43 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// Header maps up to this many values are searched by a scan instead of a hashed lookup.
+const SCAN_MAX: usize = 8;
+
+/// The value of `name` in `headers`. Trailers and most response heads hold a handful of
+/// entries, and comparing a few names costs less than hashing one: small maps are scanned.
+fn find<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    if headers.len() > SCAN_MAX {
+        return headers.get(name);
+    }
+    headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+}
+
 /// The status carried by `grpc-status` in `headers`, if any. An unparsable value is `UNKNOWN`
 /// (what a gRPC client reports for a malformed status).
 pub fn from_headers(headers: &HeaderMap) -> Option<Code> {
-    headers
-        .get(&GRPC_STATUS)
-        .map(|v| Code::from_bytes(v.as_bytes()))
+    find(headers, &GRPC_STATUS).map(|v| Code::from_bytes(v.as_bytes()))
 }
 
 /// The status known from a response head: `grpc-status` in the headers (trailers-only
 /// response), else the mapping of a non-200 HTTP status, else `None` (wait for the trailers).
+/// Not inlined: one copy serves every body wrapper (each RPC runs it once per layer).
+#[inline(never)]
 pub fn from_response_head(status: StatusCode, headers: &HeaderMap) -> Option<Code> {
     from_headers(headers).or_else(|| (status != StatusCode::OK).then(|| from_http_status(status)))
 }
 
 /// The status of a body that ended: from its trailers, or `INTERNAL` when the stream ended with
-/// no status at all (a protocol error: a gRPC server always sends one).
+/// no status at all (a protocol error: a gRPC server always sends one). Not inlined, like
+/// [`from_response_head`].
+#[inline(never)]
 pub fn from_trailers(trailers: Option<&HeaderMap>) -> Code {
     trailers.and_then(from_headers).unwrap_or(Code::Internal)
 }
 
 /// The `grpc-message` text in `headers`, if present and valid text.
 pub fn message(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(&GRPC_MESSAGE)
+    find(headers, &GRPC_MESSAGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
@@ -80,7 +93,6 @@ pub fn from_http_status(status: StatusCode) -> Code {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -110,6 +122,26 @@ mod tests {
             from_trailers(Some(&headers(&[("grpc-status", "x")]))),
             Code::Unknown
         );
+    }
+
+    #[test]
+    fn status_is_found_in_small_and_large_maps_alike() {
+        let mut small = headers(&[("content-type", "application/grpc"), ("x-a", "1")]);
+        small.append("grpc-status", HeaderValue::from_static("5"));
+        small.append("grpc-message", HeaderValue::from_static("gone"));
+        assert_eq!(from_headers(&small), Some(Code::NotFound));
+        assert_eq!(message(&small).as_deref(), Some("gone"));
+        let mut large = small.clone();
+        for i in 0..SCAN_MAX {
+            large.append(
+                HeaderName::try_from(format!("x-extra-{i}")).expect("valid name"),
+                HeaderValue::from_static("v"),
+            );
+        }
+        assert!(large.len() > SCAN_MAX);
+        assert_eq!(from_headers(&large), Some(Code::NotFound));
+        assert_eq!(message(&large).as_deref(), Some("gone"));
+        assert_eq!(from_headers(&headers(&[("x-a", "1")])), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -294,4 +295,63 @@ fn mesh_metrics_reach_the_prometheus_text() {
     );
     // Disabled mesh metrics take the same calls and record nothing.
     Telemetry::disabled().mesh().breaker_overflow("t", "c");
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_and_attempt_layers_of_a_target_share_entries_and_the_start() {
+    let t = telemetry();
+    let target = "dns:///svc:1";
+    let (a, b) = (
+        handoff::client_cache(&t, target),
+        handoff::client_cache(&t, target),
+    );
+    assert!(Arc::ptr_eq(&a, &b), "one cache per target");
+    let other = handoff::client_cache(&t, "dns:///other:1");
+    assert!(!Arc::ptr_eq(&a, &other));
+
+    // A call-only stack exports no attempt series.
+    let call_only = ServiceBuilder::new()
+        .layer(CallMetricsLayer::new(&t, "dns:///call-only:1"))
+        .service(service_fn(|r: Request<Frames>| {
+            handler(r.map(tonic::body::Body::new), Duration::ZERO, 1, "0")
+        }));
+    let response = call_only.oneshot(request("/pkg.Svc/Do", 1)).await;
+    drain(
+        response
+            .map(Response::into_body)
+            .unwrap_or_else(|e| match e {}),
+    )
+    .await;
+    let text = t.prometheus_text();
+    let started_lines = text
+        .lines()
+        .filter(|l| l.starts_with("grpc_client_attempt_started_total{"))
+        .count();
+    assert_eq!(started_lines, 0, "{text}");
+
+    let svc = ServiceBuilder::new()
+        .layer(CallMetricsLayer::new(&t, target))
+        .layer(AttemptMetricsLayer::new(&t, target))
+        .service(service_fn(|r| {
+            handler(r, Duration::from_millis(30), 7, "0")
+        }));
+    let response = svc.oneshot(request("/pkg.Svc/Do", 10)).await;
+    drain(
+        response
+            .map(Response::into_body)
+            .unwrap_or_else(|e| match e {}),
+    )
+    .await;
+    let text = t.prometheus_text();
+    let ok = [
+        "grpc_method=\"pkg.Svc/Do\"",
+        "grpc_status=\"OK\"",
+        "grpc_target=\"dns:///svc:1\"",
+    ];
+    let call = sample(&text, "grpc_client_call_duration_seconds_sum", &ok);
+    let attempt = sample(&text, "grpc_client_attempt_duration_seconds_sum", &ok);
+    assert_eq!(call, Some(0.03), "{text}");
+    assert_eq!(attempt, call, "the attempt started when its call did");
+    let started = "grpc_client_attempt_started_total";
+    assert_eq!(sample(&text, started, &ok[..1]), Some(1.0), "{text}");
 }
