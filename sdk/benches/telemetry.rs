@@ -8,14 +8,17 @@
 //! ≈ CPU time; best of several rounds.
 //!
 //! Loopback (`telemetry/loopback.rs`): a tonic greeter over 127.0.0.1, metrics on vs off, CPU
-//! per RPC from `getrusage`, ABBA blocks, median per-block ratio.
+//! per RPC from `getrusage`, ABBA blocks, median per-block ratio; once with a plain tonic
+//! channel wrapped in the telemetry layers (the strictest ratio: the cheapest client), once
+//! with a `MeshChannel` (Meshwork's whole client stack, as applications use it).
 //!
 //! Run: `cargo bench -p meshwork --bench telemetry` (release). Goal (performance-anchors.md
 //! G10): metrics cost ≤ 1 µs per RPC and a CPU ratio on/off ≤ 1.05 for a real RPC. Without
 //! `--bench` (e.g. under `cargo test --all-targets`) a quick smoke run checks that the loops
 //! work. `MESHWORK_BENCH_ARM=off|metrics|metrics+spans` runs one in-memory arm (client +
-//! server) only and skips the rest; `MESHWORK_BENCH_LOOPBACK=off|metrics` runs one loopback
-//! arm only (100k RPCs with `--bench`), for profiling. Do not compare two such single-arm runs
+//! server) only and skips the rest; `MESHWORK_BENCH_LOOPBACK=off|metrics|mesh-off|mesh-metrics`
+//! runs one loopback arm only (100k RPCs with `--bench`, or `MESHWORK_BENCH_RPCS`), for
+//! profiling (`scripts/telemetry-cost` runs them under callgrind). Do not compare two such single-arm runs
 //! with each other on a shared machine: their gap drifts with the load (a server-only pair once
 //! differed by 8 µs/RPC where the interleaved run says 2.6 µs); the ABBA run is the measurement.
 //! Loopback controls: `MESHWORK_BENCH_SIDE=client|server` turns telemetry on for one side only
@@ -205,12 +208,13 @@ fn main() {
             ("client + server", Side::Both),
         ];
         if let Ok(arm) = std::env::var("MESHWORK_BENCH_LOOPBACK") {
-            let t = if arm == "off" { &off } else { &metrics };
+            let mesh = arm.starts_with("mesh-");
+            let t = if arm.ends_with("off") { &off } else { &metrics };
             let n = std::env::var("MESHWORK_BENCH_RPCS")
                 .ok()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(if full_run() { 100_000 } else { 30 });
-            match loopback::single(t, n).await {
+            match loopback::single(t, mesh, n).await {
                 Ok(ns) => println!("loopback {arm}: {ns:.0} CPU ns/RPC"),
                 Err(e) => eprintln!("loopback arm failed: {e}"),
             }
@@ -268,6 +272,25 @@ fn main() {
                 ),
                 Err(e) => {
                     eprintln!("loopback arm failed: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        if only.is_none() && std::env::var("MESHWORK_BENCH_AA").is_err() {
+            let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
+            match loopback::run_mesh(&metrics, n, blocks).await {
+                Ok(r) => println!(
+                    "loopback greeter through a MeshChannel (round robin, retry policy armed), CPU ns/RPC:\n  \
+                     off {:>6.0}  metrics {:>6.0}  on-off {:+.0} ns/RPC  median block ratio {:.3} (min {:.3}, max {:.3})",
+                    r.off_ns,
+                    r.on_ns,
+                    r.on_ns - r.off_ns,
+                    r.median_ratio,
+                    r.min_ratio,
+                    r.max_ratio,
+                ),
+                Err(e) => {
+                    eprintln!("MeshChannel loopback arm failed: {e}");
                     std::process::exit(1);
                 }
             }

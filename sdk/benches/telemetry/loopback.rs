@@ -9,15 +9,18 @@
 
 use std::time::Duration;
 
+use meshwork::channel::MeshChannel;
 use meshwork::telemetry::{AttemptMetricsLayer, CallMetricsLayer, ServerMetricsLayer, Telemetry};
+use meshwork::xds::resource::route::RetryPolicy;
 use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_proto::helloworld::greeter_server::{Greeter, GreeterServer};
 use meshwork_proto::helloworld::{HelloReply, HelloRequest};
 use nix::sys::resource::{UsageWho, getrusage};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::client::GrpcService;
 use tonic::transport::{Endpoint, Server};
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -120,8 +123,40 @@ type Client = meshwork::telemetry::CallMetrics<
     meshwork::telemetry::AttemptMetrics<tonic::transport::Channel>,
 >;
 
+/// A greeter server with `telemetry`'s layer and a `MeshChannel` to it (static endpoint, round
+/// robin, a retry policy armed that never fires) with `telemetry` on the channel: Meshwork's
+/// whole client stack, as an application uses it.
+async fn mesh_arm(telemetry: &Telemetry) -> Result<GreeterClient<MeshChannel>, BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(
+        Server::builder()
+            .layer(ServerMetricsLayer::new(telemetry))
+            .add_service(GreeterServer::new(Greet))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let retry = RetryPolicy {
+        retry_on: vec![Code::Unavailable],
+        num_retries: 2,
+        initial_backoff: Duration::from_millis(25),
+        max_backoff: Duration::from_millis(250),
+    };
+    let channel = MeshChannel::builder()
+        .endpoints([addr.to_string().as_str()])
+        .retry(retry)
+        .telemetry(telemetry)
+        .build()?;
+    Ok(GreeterClient::new(channel))
+}
+
 /// CPU ns per RPC over `n` sequential unary RPCs.
-async fn segment(client: &mut GreeterClient<Client>, n: u32) -> Result<f64, BoxError> {
+async fn segment<C>(client: &mut GreeterClient<C>, n: u32) -> Result<f64, BoxError>
+where
+    C: GrpcService<tonic::body::Body>,
+    C::Error: Into<BoxError>,
+    C::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <C::ResponseBody as http_body::Body>::Error: Into<BoxError> + Send,
+{
     let before = cpu_ns()?;
     for _ in 0..n {
         let reply = client
@@ -134,8 +169,14 @@ async fn segment(client: &mut GreeterClient<Client>, n: u32) -> Result<f64, BoxE
     Ok((cpu_ns()? - before) / f64::from(n))
 }
 
-/// Runs `n` RPCs through `telemetry`'s arm only, for `perf record`; returns CPU ns per RPC.
-pub async fn single(telemetry: &Telemetry, n: u32) -> Result<f64, BoxError> {
+/// Runs `n` RPCs through `telemetry`'s arm only (a `MeshChannel` one if `mesh`), for profilers;
+/// returns CPU ns per RPC.
+pub async fn single(telemetry: &Telemetry, mesh: bool, n: u32) -> Result<f64, BoxError> {
+    if mesh {
+        let mut client = mesh_arm(telemetry).await?;
+        segment(&mut client, n / 4 + 1).await?;
+        return segment(&mut client, n).await;
+    }
     let mut client = arm(telemetry).await?;
     segment(&mut client, n / 4 + 1).await?;
     segment(&mut client, n).await
@@ -150,7 +191,27 @@ pub async fn run(on: &Telemetry, side: Side, n: u32, blocks: usize) -> Result<Re
         Side::Client => split_arm(on, &off).await?,
         Side::Server => split_arm(&off, on).await?,
     };
-    let mut clients = [arm(&off).await?, measured];
+    abba([arm(&off).await?, measured], n, blocks).await
+}
+
+/// Like [`run`] with both arms on a `MeshChannel` (see [`mesh_arm`]); telemetry on both sides.
+pub async fn run_mesh(on: &Telemetry, n: u32, blocks: usize) -> Result<Report, BoxError> {
+    let off = Telemetry::disabled();
+    abba([mesh_arm(&off).await?, mesh_arm(on).await?], n, blocks).await
+}
+
+/// ABBA blocks of `n` RPCs per segment over `clients` (off, measured).
+async fn abba<C>(
+    mut clients: [GreeterClient<C>; 2],
+    n: u32,
+    blocks: usize,
+) -> Result<Report, BoxError>
+where
+    C: GrpcService<tonic::body::Body>,
+    C::Error: Into<BoxError>,
+    C::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <C::ResponseBody as http_body::Body>::Error: Into<BoxError> + Send,
+{
     for c in clients.iter_mut() {
         segment(c, n / 4 + 1).await?; // warm-up: connections, caches, bound series
     }

@@ -15,7 +15,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use opentelemetry::Value;
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -26,7 +25,7 @@ use super::clock;
 use super::counter::SharedCount;
 use super::entries::ClientEntry;
 use super::handle::Telemetry;
-use super::handoff::{self, ClientCache};
+use super::handoff::{self, ClientState};
 use super::lb_labels::{LbLabelSlot, OptionalLabels};
 use super::propagation;
 use super::spans::{self, AttemptInfo, CallSpan};
@@ -37,18 +36,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Layer adding attempt metrics, the attempt span and `traceparent` injection.
 #[derive(Debug, Clone)]
 pub struct AttemptMetricsLayer {
-    telemetry: Telemetry,
-    target: Value,
-    cache: Arc<ClientCache>,
+    state: Option<Arc<ClientState>>,
 }
 
 /// The service made by [`AttemptMetricsLayer`].
 #[derive(Debug, Clone)]
 pub struct AttemptMetrics<S> {
     inner: S,
-    telemetry: Telemetry,
-    target: Value,
-    cache: Arc<ClientCache>,
+    state: Option<Arc<ClientState>>,
 }
 
 /// What the attempt layer records when an attempt ends.
@@ -69,11 +64,8 @@ pub type AttemptBody<B> = body::ResponseBody<B, AttemptFinish>;
 impl AttemptMetricsLayer {
     /// Attempt telemetry for the channel `target` (the same value as the call layer's).
     pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
-        let target: Arc<str> = Arc::from(target.into());
         Self {
-            cache: handoff::client_cache(telemetry, &target),
-            telemetry: telemetry.clone(),
-            target: Value::from(target),
+            state: handoff::client_state(telemetry, &target.into()),
         }
     }
 }
@@ -84,9 +76,7 @@ impl<S> Layer<S> for AttemptMetricsLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AttemptMetrics {
             inner,
-            telemetry: self.telemetry.clone(),
-            target: self.target.clone(),
-            cache: self.cache.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -106,21 +96,16 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let Some(t) = self.telemetry.inner() else {
+        let Some(state) = &self.state else {
             let req = req.map(tonic::body::Body::new);
             return body::ResponseFuture::new(self.inner.call(req), None);
         };
+        let t = &state.telemetry;
         let offer = handoff::take();
         let start = offer.as_ref().map_or_else(clock::now, |o| o.start);
         let entry = offer
-            .and_then(|o| o.entry_for(&self.cache))
-            .unwrap_or_else(|| {
-                self.cache.get(
-                    req.uri().path(),
-                    |path| t.methods.attribute(path),
-                    |method| ClientEntry::new(t, method, self.target.clone()),
-                )
-            });
+            .and_then(|o| o.entry_for(state))
+            .unwrap_or_else(|| state.entry(req.uri().path()));
         entry.start_attempt();
         let span = t.spans.is_some().then(|| {
             let parent = req.extensions().get::<CallSpan>().map(|c| &c.0);

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use opentelemetry::Value;
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -19,24 +18,20 @@ use super::body::{self, Finish, Outcome};
 use super::clock;
 use super::entries::ClientEntry;
 use super::handle::Telemetry;
-use super::handoff::{self, ClientCache, Offer};
+use super::handoff::{self, ClientState, Offer};
 use super::spans::{self, CallSpan};
 
 /// Layer adding call metrics and the call span around a client service.
 #[derive(Debug, Clone)]
 pub struct CallMetricsLayer {
-    telemetry: Telemetry,
-    target: Value,
-    cache: Arc<ClientCache>,
+    state: Option<Arc<ClientState>>,
 }
 
 /// The service made by [`CallMetricsLayer`].
 #[derive(Debug, Clone)]
 pub struct CallMetrics<S> {
     inner: S,
-    telemetry: Telemetry,
-    target: Value,
-    cache: Arc<ClientCache>,
+    state: Option<Arc<ClientState>>,
 }
 
 /// What the call layer records when a call ends.
@@ -58,11 +53,8 @@ impl CallMetricsLayer {
     /// [`AttemptMetricsLayer`](super::AttemptMetricsLayer) with the same telemetry and target:
     /// the two then share their per-method state.
     pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
-        let target: Arc<str> = Arc::from(target.into());
         Self {
-            cache: handoff::client_cache(telemetry, &target),
-            telemetry: telemetry.clone(),
-            target: Value::from(target),
+            state: handoff::client_state(telemetry, &target.into()),
         }
     }
 }
@@ -73,9 +65,7 @@ impl<S> Layer<S> for CallMetricsLayer {
     fn layer(&self, inner: S) -> Self::Service {
         CallMetrics {
             inner,
-            telemetry: self.telemetry.clone(),
-            target: self.target.clone(),
-            cache: self.cache.clone(),
+            state: self.state.clone(),
         }
     }
 }
@@ -93,15 +83,12 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let Some(t) = self.telemetry.inner() else {
+        let Some(state) = &self.state else {
             return body::ResponseFuture::new(self.inner.call(req), None);
         };
+        let t = &state.telemetry;
         let start = clock::now();
-        let entry = self.cache.get(
-            req.uri().path(),
-            |path| t.methods.attribute(path),
-            |method| ClientEntry::new(t, method, self.target.clone()),
-        );
+        let entry = state.entry(req.uri().path());
         let span = t
             .spans
             .is_some()
@@ -112,7 +99,7 @@ where
             Box::new(span)
         });
         // An attempt started synchronously below starts when the call did, with its entry.
-        let offer = Offer::new(start, &self.cache, entry.clone());
+        let offer = Offer::new(start, state, entry.clone());
         let finish = CallFinish { entry, start, span };
         let inner = handoff::offer(offer, || self.inner.call(req));
         body::ResponseFuture::new(inner, Some(finish))

@@ -1,8 +1,8 @@
 //! What a channel's call layer shares with its attempt layer.
 //!
 //! Both layers of one channel target record through the same [`ClientEntry`] per request path,
-//! so they share one path cache: [`ClientCaches::get`] hands every layer built for the same
-//! target (same `Telemetry`) the same cache. When the call layer's `call` reaches the attempt
+//! so they share one [`ClientState`] (target value and path cache): [`client_state`] hands every
+//! layer built for the same target (same `Telemetry`) the same one. When the call layer's `call` reaches the attempt
 //! layer's `call` synchronously (nothing in between waited), the call start *is* the first
 //! attempt's start and the call's entry is the attempt's: [`offer`] puts both on offer for the
 //! duration of the inner `call`, [`take`] takes them (once). An attempt that starts later (a
@@ -14,51 +14,79 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
+use opentelemetry::Value;
 use tokio::time::Instant;
 
 use super::bound::PathCache;
 use super::entries::ClientEntry;
-use super::handle::Telemetry;
+use super::handle::{Inner, Telemetry};
 
-/// The path cache of a channel target's client entries.
-pub(crate) type ClientCache = PathCache<ClientEntry>;
+/// What the call and attempt layers of one channel target share: the telemetry, the
+/// `grpc.target` value and the per-path entry cache. Layers hold one `Arc` of it, so cloning a
+/// layer's service (tower stacks do, per call) costs one reference count.
+pub(crate) struct ClientState {
+    pub(crate) telemetry: Arc<Inner>,
+    pub(crate) target: Value,
+    cache: PathCache<ClientEntry>,
+}
 
-/// Channel target → the client entry cache its call and attempt layers share.
-#[derive(Default)]
-pub(crate) struct ClientCaches(Mutex<HashMap<Box<str>, Weak<ClientCache>>>);
-
-impl ClientCaches {
-    /// The cache for `target`: the live one of an earlier layer, else a new one.
-    pub(crate) fn get(&self, target: &str) -> Arc<ClientCache> {
-        let mut caches = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(cache) = caches.get(target).and_then(Weak::upgrade) {
-            return cache;
-        }
-        caches.retain(|_, cache| cache.strong_count() > 0);
-        let cache = Arc::new(PathCache::new());
-        caches.insert(Box::from(target), Arc::downgrade(&cache));
-        cache
+impl ClientState {
+    /// The entry of request path `path`.
+    pub(crate) fn entry(&self, path: &str) -> Arc<ClientEntry> {
+        let t = &self.telemetry;
+        self.cache.get(
+            path,
+            |path| t.methods.attribute(path),
+            |method| ClientEntry::new(t, method, self.target.clone()),
+        )
     }
 }
 
-/// The shared client cache of `target` under `telemetry` (a private one when it is disabled:
-/// nothing is recorded then).
-pub(crate) fn client_cache(telemetry: &Telemetry, target: &str) -> Arc<ClientCache> {
-    match telemetry.inner() {
-        Some(t) => t.client_caches.get(target),
-        None => Arc::new(PathCache::new()),
+impl std::fmt::Debug for ClientState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientState")
+            .field("target", &self.target.as_str())
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
     }
+}
+
+/// Channel target → the state its call and attempt layers share.
+#[derive(Default)]
+pub(crate) struct ClientCaches(Mutex<HashMap<Box<str>, Weak<ClientState>>>);
+
+impl ClientCaches {
+    /// The state for `target`: the live one of an earlier layer, else a new one.
+    fn get(&self, telemetry: &Arc<Inner>, target: &str) -> Arc<ClientState> {
+        let mut states = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(state) = states.get(target).and_then(Weak::upgrade) {
+            return state;
+        }
+        states.retain(|_, state| state.strong_count() > 0);
+        let state = Arc::new(ClientState {
+            telemetry: telemetry.clone(),
+            target: Value::from(Arc::<str>::from(target)),
+            cache: PathCache::new(),
+        });
+        states.insert(Box::from(target), Arc::downgrade(&state));
+        state
+    }
+}
+
+/// The shared client state of `target` under `telemetry`; `None` when it is disabled.
+pub(crate) fn client_state(telemetry: &Telemetry, target: &str) -> Option<Arc<ClientState>> {
+    telemetry.inner().map(|t| t.client_caches.get(t, target))
 }
 
 /// A call's start and entry, on offer to its first attempt.
 pub(crate) struct Offer {
     /// When the call started.
     pub(crate) start: Instant,
-    /// The cache the entry came from (attempt layers of other targets must not use it).
-    cache: *const ClientCache,
+    /// The state the entry came from (attempt layers of other targets must not use it).
+    state: *const ClientState,
     entry: Arc<ClientEntry>,
 }
 
@@ -67,17 +95,17 @@ thread_local! {
 }
 
 impl Offer {
-    pub(crate) fn new(start: Instant, cache: &Arc<ClientCache>, entry: Arc<ClientEntry>) -> Self {
+    pub(crate) fn new(start: Instant, state: &Arc<ClientState>, entry: Arc<ClientEntry>) -> Self {
         Self {
             start,
-            cache: Arc::as_ptr(cache),
+            state: Arc::as_ptr(state),
             entry,
         }
     }
 
-    /// The call's entry if it came from `cache`.
-    pub(crate) fn entry_for(self, cache: &Arc<ClientCache>) -> Option<Arc<ClientEntry>> {
-        std::ptr::eq(self.cache, Arc::as_ptr(cache)).then_some(self.entry)
+    /// The call's entry if it came from `state`.
+    pub(crate) fn entry_for(self, state: &Arc<ClientState>) -> Option<Arc<ClientEntry>> {
+        std::ptr::eq(self.state, Arc::as_ptr(state)).then_some(self.entry)
     }
 }
 

@@ -301,13 +301,11 @@ fn mesh_metrics_reach_the_prometheus_text() {
 async fn call_and_attempt_layers_of_a_target_share_entries_and_the_start() {
     let t = telemetry();
     let target = "dns:///svc:1";
-    let (a, b) = (
-        handoff::client_cache(&t, target),
-        handoff::client_cache(&t, target),
-    );
-    assert!(Arc::ptr_eq(&a, &b), "one cache per target");
-    let other = handoff::client_cache(&t, "dns:///other:1");
-    assert!(!Arc::ptr_eq(&a, &other));
+    let state = |target| handoff::client_state(&t, target).expect("telemetry is on");
+    let (a, b) = (state(target), state(target));
+    assert!(Arc::ptr_eq(&a, &b), "one state per target");
+    assert!(!Arc::ptr_eq(&a, &state("dns:///other:1")));
+    assert!(handoff::client_state(&Telemetry::disabled(), target).is_none());
 
     // A call-only stack exports no attempt series.
     let call_only = ServiceBuilder::new()
