@@ -17,6 +17,7 @@ pub mod channel;
 pub mod control_plane;
 pub mod greeter;
 pub mod mesh_client;
+pub mod pki;
 pub mod promtool;
 pub mod resilience;
 pub mod watch;

@@ -11,8 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,9 +23,8 @@ use meshwork_proto::helloworld::greeter_server::{Greeter, GreeterServer};
 use meshwork_proto::helloworld::{HelloReply, HelloRequest};
 use meshwork_tests::bootstrap_for;
 use meshwork_tests::channel::{MeshGreeter, greeter, mesh_options};
+use meshwork_tests::pki::{Leaf, TestPki};
 use meshwork_tests::start_control_plane;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -39,73 +37,36 @@ const SERVER_SAN: &str = "spiffe://cluster.local/ns/default/sa/greeter";
 /// Bound on every wait for an RPC outcome.
 const BOUND: Duration = Duration::from_secs(10);
 
-/// A test CA, the certificates it signed (by DER → name, for the server's answers), and a
-/// directory holding the client's provider files.
+/// The test CA, and the names of the certificates it signed (by DER, for the server's answers).
 struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-    dir: PathBuf,
+    pki: TestPki,
     names: Arc<Mutex<HashMap<Vec<u8>, String>>>,
-}
-
-/// A certificate and key as PEM.
-struct Leaf {
-    cert: String,
-    key: String,
 }
 
 impl Pki {
     fn new() -> Result<Pki> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "meshwork-channel-tls-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
-        std::fs::write(dir.join("ca.pem"), ca.pem())?;
         Ok(Pki {
-            ca,
-            dir,
+            pki: TestPki::new("channel-tls")?,
             names: Arc::default(),
         })
     }
 
     /// A leaf signed by the CA whose only SAN is the URI `spiffe`; remembered as `name`.
     fn leaf(&self, name: &str, spiffe: &str) -> Result<Leaf> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.subject_alt_names = vec![SanType::URI(spiffe.try_into()?)];
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &self.ca)?;
+        let leaf = self.pki.leaf(spiffe)?;
         let mut names = self.names.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-        names.insert(cert.der().to_vec(), name.to_string());
-        Ok(Leaf {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        })
+        names.insert(leaf.der.clone(), name.to_string());
+        Ok(leaf)
     }
 
     /// Writes `leaf` as the client identity files (replacing any earlier one).
     fn write_client(&self, leaf: &Leaf) -> Result<()> {
-        std::fs::write(self.dir.join("client.pem"), &leaf.cert)?;
-        std::fs::write(self.dir.join("client.key"), &leaf.key)?;
-        Ok(())
+        self.pki.write("client", leaf)
     }
 
-    /// The `file_watcher` provider over this directory's files.
+    /// The `file_watcher` provider over the client files.
     fn provider(&self, refresh: &str) -> CertificateProvider {
-        let path = |f: &str| self.dir.join(f).display().to_string();
-        CertificateProvider {
-            plugin_name: "file_watcher".into(),
-            config: json!({
-                "certificate_file": path("client.pem"),
-                "private_key_file": path("client.key"),
-                "ca_certificate_file": path("ca.pem"),
-                "refresh_interval": refresh,
-            }),
-        }
+        self.pki.provider("client", Some(refresh))
     }
 }
 
@@ -165,7 +126,7 @@ async fn backend(pki: &Pki, tls: Option<&Leaf>, max_age: Option<Duration>) -> Re
     if let Some(leaf) = tls {
         let config = ServerTlsConfig::new()
             .identity(Identity::from_pem(&leaf.cert, &leaf.key))
-            .client_ca_root(Certificate::from_pem(pki.ca.pem()));
+            .client_ca_root(Certificate::from_pem(pki.pki.ca_pem()));
         builder = builder.tls_config(config)?;
     }
     if let Some(age) = max_age {

@@ -9,14 +9,12 @@
 //! serving the last good Listener. Every wait is bounded.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use meshwork::Mesh;
-use meshwork::bootstrap::CertificateProvider;
 use meshwork::server::{ServingMode, XdsServer};
 use meshwork_examples::xds_server::mesh::SERVER_LISTENER_NAME_TEMPLATE;
 use meshwork_examples::xds_server::{Mesh as MeshFile, ServerHandle};
@@ -26,10 +24,9 @@ use meshwork_proto::helloworld::{HelloReply, HelloRequest};
 use meshwork_proto::type_url;
 use meshwork_tests::bootstrap_for;
 use meshwork_tests::channel::{greeter, mesh_options};
+use meshwork_tests::pki::TestPki;
 use meshwork_tests::start_control_plane;
 use prost::Message;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
-use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
@@ -43,56 +40,15 @@ const SERVER_NODE: &str = "xds-server";
 /// Bound on every wait.
 const BOUND: Duration = Duration::from_secs(10);
 
-/// A test CA and a directory with `ca.pem`, `server.{pem,key}` and `client.{pem,key}`.
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn new() -> Result<Pki> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "meshwork-server-xds-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
-        std::fs::write(dir.join("ca.pem"), ca.pem())?;
-        for (name, san) in [
-            ("server", SERVER_SAN),
-            ("client", "spiffe://cluster.local/ns/default/sa/client"),
-        ] {
-            let mut params = CertificateParams::new(Vec::<String>::new())?;
-            params.subject_alt_names = vec![SanType::URI(san.try_into()?)];
-            let key = KeyPair::generate()?;
-            let cert = params.signed_by(&key, &ca)?;
-            std::fs::write(dir.join(format!("{name}.pem")), cert.pem())?;
-            std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem())?;
-        }
-        Ok(Pki { dir })
-    }
-
-    /// A `file_watcher` over `who`'s certificate and key and the CA.
-    fn provider(&self, who: &str) -> CertificateProvider {
-        let path = |f: String| self.dir.join(f).display().to_string();
-        CertificateProvider {
-            plugin_name: "file_watcher".into(),
-            config: json!({
-                "certificate_file": path(format!("{who}.pem")),
-                "private_key_file": path(format!("{who}.key")),
-                "ca_certificate_file": path("ca.pem".into()),
-            }),
-        }
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The test CA with `server` and `client` identities written.
+fn pki() -> Result<TestPki> {
+    let pki = TestPki::new("server-xds")?;
+    pki.write("server", &pki.leaf(SERVER_SAN)?)?;
+    pki.write(
+        "client",
+        &pki.leaf("spiffe://cluster.local/ns/default/sa/client")?,
+    )?;
+    Ok(pki)
 }
 
 /// Counts served RPCs.
@@ -136,9 +92,9 @@ impl Drop for Server {
 }
 
 impl Server {
-    async fn start(cp: &ServerHandle, pki: &Pki) -> Result<Server> {
+    async fn start(cp: &ServerHandle, pki: &TestPki) -> Result<Server> {
         let mut bootstrap = bootstrap_for(cp.local_addr(), SERVER_NODE)
-            .with_certificate_provider("default", pki.provider("server"));
+            .with_certificate_provider("default", pki.provider("server", None));
         bootstrap.server_listener_resource_name_template =
             Some(SERVER_LISTENER_NAME_TEMPLATE.to_string());
         let mesh = Mesh::with_options(bootstrap, mesh_options(BOUND))?;
@@ -213,14 +169,14 @@ clusters:
 
 const MTLS: &str = "{ ca_instance: default, identity_instance: default, san: [\"spiffe://cluster.local/ns/default/sa/greeter\"] }";
 
-fn client_mesh(cp: &ServerHandle, pki: &Pki, node: &str) -> Result<Mesh> {
+fn client_mesh(cp: &ServerHandle, pki: &TestPki, node: &str) -> Result<Mesh> {
     let bootstrap = bootstrap_for(cp.local_addr(), node)
-        .with_certificate_provider("default", pki.provider("client"));
+        .with_certificate_provider("default", pki.provider("client", None));
     Ok(Mesh::with_options(bootstrap, mesh_options(BOUND))?)
 }
 
 /// One bounded `SayHello` from a fresh client of node `node`.
-async fn call(cp: &ServerHandle, pki: &Pki, node: &str) -> Result<Result<String, Status>> {
+async fn call(cp: &ServerHandle, pki: &TestPki, node: &str) -> Result<Result<String, Status>> {
     let mesh = client_mesh(cp, pki, node)?;
     let mut client = greeter(&mesh, TARGET).await?;
     let mut request = Request::new(HelloRequest { name: "a".into() });
@@ -232,8 +188,8 @@ async fn call(cp: &ServerHandle, pki: &Pki, node: &str) -> Result<Result<String,
 }
 
 /// Control plane without the server Listener, and the server (NOT_SERVING) bound to its port.
-async fn setup() -> Result<(Pki, ServerHandle, Server)> {
-    let pki = Pki::new()?;
+async fn setup() -> Result<(TestPki, ServerHandle, Server)> {
+    let pki = pki()?;
     let cp = start_control_plane(MeshFile::from_yaml("services: []")?).await?;
     let server = Server::start(&cp, &pki).await?;
     Ok((pki, cp, server))
