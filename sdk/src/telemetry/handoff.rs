@@ -109,15 +109,54 @@ impl Offer {
     }
 }
 
-/// Runs `f` with `offer` on offer to the first [`take`] inside it.
+/// Runs `f` with `offer` on offer to the first [`take`] inside it. The enclosing offer (if any)
+/// is back in place when `f` returns or unwinds, so nothing outlives its scope.
 pub(crate) fn offer<R>(offer: Offer, f: impl FnOnce() -> R) -> R {
-    let outer = OFFER.replace(Some(offer));
-    let r = f();
-    drop(OFFER.replace(outer));
-    r
+    /// Restores the enclosing offer on drop.
+    struct Restore(Option<Offer>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            drop(OFFER.replace(self.0.take()));
+        }
+    }
+    let _restore = Restore(OFFER.replace(Some(offer)));
+    f()
 }
 
 /// What an enclosing [`offer`] put on offer, once.
 pub(crate) fn take() -> Option<Offer> {
     OFFER.take()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(t: &Telemetry, target: &str) -> Arc<ClientState> {
+        client_state(t, target).expect("telemetry is on")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_offer_is_taken_once_inside_its_scope_and_gone_after_a_panic() {
+        let t = Telemetry::builder().build().expect("telemetry builds");
+        let (mine, other) = (state(&t, "dns:///a:1"), state(&t, "dns:///b:1"));
+        let entry = mine.entry("/pkg.S/M");
+        let start = Instant::now();
+        let (first, second) = offer(Offer::new(start, &mine, entry.clone()), || (take(), take()));
+        let first = first.expect("on offer inside the scope");
+        assert_eq!(first.start, start);
+        assert!(second.is_none(), "taken once");
+        let taken = first.entry_for(&mine).expect("same state");
+        assert!(Arc::ptr_eq(&taken, &entry));
+        let foreign = offer(Offer::new(start, &mine, entry.clone()), take);
+        assert!(foreign.and_then(|o| o.entry_for(&other)).is_none());
+        assert!(take().is_none(), "nothing outside a scope");
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            offer(Offer::new(start, &mine, entry.clone()), || {
+                panic!("inner call panicked")
+            })
+        }));
+        assert!(unwound.is_err());
+        assert!(take().is_none(), "a panic does not leave the offer behind");
+    }
 }
