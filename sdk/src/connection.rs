@@ -52,7 +52,7 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
-use crate::telemetry::SubchannelMetrics;
+use crate::telemetry::{SecurityLevel, SubchannelMetrics};
 use crate::tls::{CertificateProviders, ClientTls, UpstreamTls};
 use crate::xds::BackoffConfig;
 
@@ -141,7 +141,7 @@ impl ConnectionPool {
     /// IDLE one (nothing is dialled until [`EndpointConnection::connect`]).
     #[cfg(test)]
     pub(crate) fn get(&self, address: SocketAddr) -> EndpointConnection {
-        self.get_with(address, None, SubchannelMetrics::default)
+        self.get_with(address, None, |_| SubchannelMetrics::default())
     }
 
     /// The connection to `address` secured as `tls` says (`None`, or a pool without TLS:
@@ -152,13 +152,17 @@ impl ConnectionPool {
         &self,
         address: SocketAddr,
         tls: Option<&UpstreamTls>,
-        metrics: impl FnOnce() -> SubchannelMetrics,
+        metrics: impl FnOnce(SecurityLevel) -> SubchannelMetrics,
     ) -> EndpointConnection {
         let tls = match (tls, &self.inner.tls) {
             (Some(settings), Some(providers)) => {
                 Some(ClientTls::new(settings.clone(), providers.clone()))
             }
             _ => None,
+        };
+        let security = match tls {
+            Some(_) => SecurityLevel::PrivacyAndIntegrity,
+            None => SecurityLevel::None,
         };
         let mut map = self
             .inner
@@ -186,7 +190,7 @@ impl ConnectionPool {
             &self.inner.options,
             rng,
             &self.inner.runtime,
-            metrics(),
+            metrics(security),
         );
         map.entry(address)
             .or_default()

@@ -26,9 +26,9 @@
 //!   is [`names::OPTIONAL_METRICS`]): A96 retries `grpc.client.call.retries`,
 //!   `grpc.client.call.transparent_retries`, `grpc.client.call.retry_delay`
 //!   (`grpc.client.call.hedges` is accepted but never recorded: Meshwork does not hedge); A94
-//!   subchannels `grpc.subchannel.disconnections`,
+//!   subchannels `grpc.subchannel.disconnections` (optional label `grpc.disconnect_error`),
 //!   `grpc.subchannel.connection_attempts_{succeeded,failed}`,
-//!   `grpc.subchannel.open_connections`; A78 weighted round robin `grpc.lb.wrr.rr_fallback`,
+//!   `grpc.subchannel.open_connections` (optional label `grpc.security_level`); A78 weighted round robin `grpc.lb.wrr.rr_fallback`,
 //!   `grpc.lb.wrr.endpoint_weight_{not_yet_usable,stale}`, `grpc.lb.wrr.endpoint_weights`.
 //!
 //! All of them hang off one [`Telemetry`] handle ([`Telemetry::from_env`],
@@ -44,9 +44,9 @@
 //! through tracing-opentelemetry: add [`Telemetry::tracing_layer`] to your subscriber, e.g.
 //! `tracing_subscriber::registry().with(telemetry.tracing_layer()).init()` (Meshwork installs
 //! no subscriber; without the layer the spans are not exported and no `traceparent` is sent).
-//! Not done here: A96 hedge counts (Meshwork does not hedge), A94's
-//! `GOAWAY <CODE>` disconnect reason and `grpc.security_level`, `grpc-trace-bin`, message
-//! events.
+//! Not done here: A96 hedge counts (Meshwork does not hedge), `grpc-trace-bin`, message
+//! events; a GOAWAY with `NO_ERROR` is reported as `unknown` (hyper does not tell it apart
+//! from the peer closing the socket; other codes are `GOAWAY <CODE>`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -98,7 +98,8 @@ pub use handle::Telemetry;
 pub use lb_labels::{LbLabelSlot, LbLabels, OptionalLabel, locality_value};
 pub use mesh::{
     DetectionMethod, DisconnectError, FaultKind, MeshMetrics, ResourceCount, RetryCounts,
-    RetryRecorder, SubchannelMetrics, UnenforcedReason, WrrMetrics, WrrUpdate, XdsResourceSource,
+    RetryRecorder, SecurityLevel, SubchannelMetrics, UnenforcedReason, WrrMetrics, WrrUpdate,
+    XdsResourceSource,
 };
 pub use method::MethodRegistry;
 pub use scrape::{

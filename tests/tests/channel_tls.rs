@@ -18,6 +18,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use meshwork::Mesh;
 use meshwork::bootstrap::CertificateProvider;
+use meshwork::telemetry::names::SUBCHANNEL_OPEN_CONNECTIONS;
+use meshwork::telemetry::{OptionalLabel, Telemetry};
 use meshwork_examples::xds_server::{Mesh as MeshFile, ServerHandle};
 use meshwork_proto::helloworld::greeter_server::{Greeter, GreeterServer};
 use meshwork_proto::helloworld::{HelloReply, HelloRequest};
@@ -167,7 +169,28 @@ fn mesh(server: &ServerHandle, pki: &Pki, refresh: &str, xds_security: bool) -> 
         .with_certificate_provider("default", pki.provider(refresh));
     let mut options = mesh_options(Duration::from_secs(10));
     options.channel.xds_security = xds_security;
-    Ok(Mesh::with_options(bootstrap, options)?)
+    // gRFC A94 open connections with their security level, to see which kind was made.
+    let telemetry = Telemetry::builder()
+        .enable_metric(SUBCHANNEL_OPEN_CONNECTIONS)?
+        .optional_label(OptionalLabel::SecurityLevel)
+        .build()?;
+    Ok(Mesh::builder()
+        .bootstrap(bootstrap)
+        .options(options)
+        .telemetry(telemetry)
+        .build()?)
+}
+
+/// The `grpc.subchannel.open_connections` value with `grpc.security_level="<level>"`.
+fn open_connections(mesh: &Mesh, level: &str) -> Option<f64> {
+    let want = format!("grpc_security_level=\"{level}\"");
+    mesh.telemetry()
+        .prometheus_text()
+        .lines()
+        .filter(|l| l.starts_with("grpc_subchannel_open_connections{"))
+        .find(|l| l.contains(&want))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }
 
 /// One `SayHello`, bounded: the client certificate name the server saw, or the status.
@@ -208,6 +231,9 @@ async fn rpcs_succeed_over_mutual_tls_with_a_matching_san() -> Result<()> {
         );
     }
     ensure!(backend.served.load(Ordering::Relaxed) == 3);
+    let secure = open_connections(&mesh, "privacy_and_integrity");
+    ensure!(secure == Some(1.0), "open TLS connections: {secure:?}");
+    ensure!(open_connections(&mesh, "none").is_none());
     Ok(())
 }
 
@@ -277,6 +303,8 @@ async fn with_xds_security_off_the_client_speaks_plaintext() -> Result<()> {
         .await?
         .map_err(|s| anyhow::anyhow!("RPC failed: {s:?}"))?;
     ensure!(seen == "plaintext", "the server saw `{seen}`");
+    let plain = open_connections(&mesh_off, "none");
+    ensure!(plain == Some(1.0), "open plaintext connections: {plain:?}");
     Ok(())
 }
 

@@ -25,6 +25,9 @@ pub enum OptionalLabel {
     /// `grpc.disconnect_error` on `grpc.subchannel.disconnections` (gRFC A94): why the
     /// connection ended. Only that instrument has it.
     DisconnectError,
+    /// `grpc.security_level` on `grpc.subchannel.open_connections` (gRFC A94): `none` for
+    /// plaintext connections, `privacy_and_integrity` for TLS. Only that instrument has it.
+    SecurityLevel,
 }
 
 /// Which optional labels are on.
@@ -33,6 +36,7 @@ pub(crate) struct OptionalLabels {
     pub(crate) locality: bool,
     pub(crate) backend_service: bool,
     pub(crate) disconnect_error: bool,
+    pub(crate) security_level: bool,
 }
 
 /// The optional-label values of one endpoint, built once per endpoint set by the channel.
@@ -52,6 +56,7 @@ impl OptionalLabels {
             OptionalLabel::Locality => self.locality = true,
             OptionalLabel::BackendService => self.backend_service = true,
             OptionalLabel::DisconnectError => self.disconnect_error = true,
+            OptionalLabel::SecurityLevel => self.security_level = true,
         }
     }
 

@@ -26,7 +26,7 @@ mod wrr;
 
 pub use resources::{ResourceCount, XdsResourceSource};
 pub use retry::{RetryCounts, RetryRecorder};
-pub use subchannel::{DisconnectError, SubchannelMetrics};
+pub use subchannel::{DisconnectError, SecurityLevel, SubchannelMetrics};
 pub use wrr::{WrrMetrics, WrrUpdate};
 
 /// Record functions for xDS client and mesh-behaviour metrics. Cheap to clone.
@@ -197,11 +197,17 @@ impl MeshMetrics {
     }
 
     /// The A94 recorder of one endpoint connection held for channel `target`, labelled with
-    /// `lb`'s enabled optional labels. Disabled unless an A94 instrument is enabled.
-    pub fn subchannel(&self, target: &str, lb: &LbLabels) -> SubchannelMetrics {
+    /// `lb`'s enabled optional labels (and `security`, if `grpc.security_level` is on).
+    /// Disabled unless an A94 instrument is enabled.
+    pub fn subchannel(
+        &self,
+        target: &str,
+        lb: &LbLabels,
+        security: SecurityLevel,
+    ) -> SubchannelMetrics {
         match self.inner.as_ref() {
             Some(i) => match &i.subchannel {
-                Some(s) => SubchannelMetrics::new(s.clone(), target, lb, i.optional),
+                Some(s) => SubchannelMetrics::new(s.clone(), target, lb, i.optional, security),
                 None => SubchannelMetrics::default(),
             },
             None => SubchannelMetrics::default(),

@@ -130,6 +130,9 @@ pub const ATTR_XDS_RESOURCE_TYPE: &str = "grpc.xds.resource_type";
 /// `GOAWAY <CODE>`, `subchannel shutdown`, `connection reset`, `connection timed out`,
 /// `connection aborted`, `socket error` or `unknown`.
 pub const ATTR_DISCONNECT_ERROR: &str = "grpc.disconnect_error";
+/// Optional attribute `grpc.security_level` on `grpc.subchannel.open_connections` (gRFC A94):
+/// `none`, `integrity_only` or `privacy_and_integrity`.
+pub const ATTR_SECURITY_LEVEL: &str = "grpc.security_level";
 /// Attribute `meshwork.cluster`: the xDS cluster name on Meshwork's own instruments.
 pub const ATTR_CLUSTER: &str = "meshwork.cluster";
 /// Attribute `meshwork.fault.kind`: `delay` or `abort`.

@@ -144,10 +144,13 @@ impl LeafCluster {
         }
         let mut states = Vec::with_capacity(changes.added.len());
         for handle in &changes.added {
-            let connection = pool.get_with(handle.address(), self.tls.as_ref(), || {
+            // The pool says whether the connection it makes is TLS (xDS security may be off).
+            let connection = pool.get_with(handle.address(), self.tls.as_ref(), |security| {
                 let reports = &self.reports;
                 let labels = self.lb_labels(handle.id());
-                reports.metrics.subchannel(&reports.target, &labels)
+                reports
+                    .metrics
+                    .subchannel(&reports.target, &labels, security)
             });
             states.push((handle.id(), connection.state()));
             self.connections.insert(handle.id(), connection);

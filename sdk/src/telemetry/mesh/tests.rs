@@ -114,7 +114,7 @@ fn subchannel_counts_attempts_open_connections_and_disconnections() {
         })
         .unwrap_or_default();
     let t = build(b);
-    let s = t.mesh().subchannel(TARGET, &lb());
+    let s = t.mesh().subchannel(TARGET, &lb(), SecurityLevel::None);
     s.connect_failed();
     s.connected();
     s.connected();
@@ -178,7 +178,7 @@ fn instruments_that_are_off_record_nothing() {
         panic!("telemetry must be on");
     };
     let r = t.mesh().retry_recorder(TARGET, methods);
-    let s = t.mesh().subchannel(TARGET, &lb());
+    let s = t.mesh().subchannel(TARGET, &lb(), SecurityLevel::None);
     let w = t.mesh().wrr(TARGET, &lb());
     assert!(!r.is_enabled() && !s.is_enabled() && !w.is_enabled());
     r.record(
@@ -241,4 +241,79 @@ fn disconnect_errors_are_classified_by_the_first_io_error() {
     );
     let fmt = std::fmt::Error;
     assert_eq!(DisconnectError::from_error(&fmt).as_str(), "unknown");
+}
+
+#[test]
+fn open_connections_carry_the_security_level_when_that_label_is_on() {
+    let with_label = Telemetry::builder()
+        .enable_metric(SUBCHANNEL_OPEN_CONNECTIONS)
+        .map(|b| b.optional_label(OptionalLabel::SecurityLevel))
+        .unwrap_or_default();
+    let t = build(with_label);
+    let tls = t
+        .mesh()
+        .subchannel(TARGET, &lb(), SecurityLevel::PrivacyAndIntegrity);
+    let plain = t.mesh().subchannel(TARGET, &lb(), SecurityLevel::None);
+    tls.connected();
+    tls.connected();
+    plain.connected();
+    tls.disconnected(DisconnectError::Unknown);
+    let text = t.prometheus_text();
+    let open = "grpc_subchannel_open_connections";
+    let level = |l: &str| format!("grpc_security_level=\"{l}\"");
+    assert_eq!(
+        sample(&text, open, &[&level("privacy_and_integrity")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, open, &[&level("none")]), Some(1.0), "{text}");
+
+    let without = build(
+        Telemetry::builder()
+            .enable_metric(SUBCHANNEL_OPEN_CONNECTIONS)
+            .unwrap_or_default(),
+    );
+    let s = without
+        .mesh()
+        .subchannel(TARGET, &lb(), SecurityLevel::PrivacyAndIntegrity);
+    s.connected();
+    let text = without.prometheus_text();
+    assert_eq!(sample(&text, open, &["grpc_target"]), Some(1.0), "{text}");
+    assert!(!text.contains("grpc_security_level"), "{text}");
+}
+
+/// A peer's GOAWAY with an error code, as the connection task sees it (a hyper HTTP/2 client
+/// connection ending with an error), is `GOAWAY <CODE>`.
+#[tokio::test]
+async fn a_goaway_from_the_peer_is_named_by_its_code() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local address");
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("accept");
+        let mut conn = h2::server::handshake(socket).await.expect("h2 handshake");
+        conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+        while let Some(stream) = conn.accept().await {
+            drop(stream);
+        }
+    });
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (_sender, driver) = hyper::client::conn::http2::handshake::<_, _, tonic::body::Body>(
+        TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await
+    .expect("client handshake");
+    let ended = tokio::time::timeout(Duration::from_secs(10), driver)
+        .await
+        .expect("the connection ends after the GOAWAY");
+    let error = ended.expect_err("a GOAWAY with an error code is an error");
+    let reason = DisconnectError::from_error(&error);
+    assert_eq!(reason, DisconnectError::GoAway(11));
+    assert_eq!(reason.as_str(), "GOAWAY ENHANCE_YOUR_CALM");
+    assert_eq!(DisconnectError::GoAway(0).as_str(), "GOAWAY NO_ERROR");
+    assert_eq!(DisconnectError::GoAway(0xff).as_str(), "unknown");
+    let _ = server.await;
 }
