@@ -33,6 +33,7 @@ pub mod connection;
 pub mod fault;
 pub mod health;
 mod mesh;
+pub mod orca;
 pub mod resilience;
 pub mod resolver;
 pub mod route;

@@ -7,7 +7,8 @@
 //! admin statistics (`balancer::stats`). The final `grpc-status` (trailers, or an error frame as UNAVAILABLE)
 //! feeds the endpoint's outlier-detection counter (gRFC A50: only the status matters). A body
 //! dropped early (the caller cancelled) only ends the in-flight count and frees the breaker slot:
-//! a cancelled call says nothing about the endpoint.
+//! a cancelled call says nothing about the endpoint. A backend load report in the trailers (ORCA,
+//! gRFC A51, see `crate::orca`) is recorded into the endpoint's weight for weighted round robin.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -20,8 +21,9 @@ use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tonic::Code;
 
-use crate::balancer::{Clock, OwnedInFlight};
+use crate::balancer::{Clock, LoadReport, OwnedInFlight};
 use crate::health::outlier::CallCounter;
+use crate::orca::{LOAD_REPORT_TRAILER, OrcaLoadReport};
 use crate::resilience::RequestGuard;
 
 /// What to record when the body ends.
@@ -63,6 +65,29 @@ impl Tracker {
         self.guard = guard;
         self.counter = counter;
         self
+    }
+
+    /// Ends the request with its trailers: their status, and their load report if any.
+    pub(crate) fn finish_with_trailers(self, trailers: &HeaderMap) {
+        if trailers.contains_key(LOAD_REPORT_TRAILER)
+            && let Some(report) = OrcaLoadReport::from_trailers(trailers)
+        {
+            let utilization = if report.application_utilization > 0.0 {
+                report.application_utilization
+            } else {
+                report.cpu_utilization
+            };
+            let load = LoadReport {
+                qps: report.rps_fractional,
+                eps: report.eps,
+                utilization,
+            };
+            self.in_flight
+                .endpoint()
+                .backend_weight()
+                .record(load, self.clock.now_nanos());
+        }
+        self.finish(grpc_status(trailers).unwrap_or(Code::Unknown));
     }
 
     /// Ends the request now, recording its round trip and final status.
@@ -107,6 +132,12 @@ impl<B> Tracked<B> {
             tracker.finish(code);
         }
     }
+
+    fn finish_with_trailers(&mut self, trailers: &HeaderMap) {
+        if let Some(tracker) = self.tracker.take() {
+            tracker.finish_with_trailers(trailers);
+        }
+    }
 }
 
 impl<B> HttpBody for Tracked<B>
@@ -127,7 +158,7 @@ where
             Some(Err(_)) => self.finish(Code::Unavailable),
             Some(Ok(frame)) => {
                 if let Some(trailers) = frame.trailers_ref() {
-                    self.finish(grpc_status(trailers).unwrap_or(Code::Unknown));
+                    self.finish_with_trailers(trailers);
                 } else if self.inner.is_end_stream() {
                     self.finish(Code::Unknown);
                 }

@@ -20,7 +20,7 @@ use super::{ChannelOptions, HealthCheckConfig, MeshChannel};
 use crate::connection::{ConnectOptions, ConnectionPool};
 use crate::telemetry::Telemetry;
 use crate::xds::resource::cluster::{
-    DEFAULT_MAX_REQUESTS, LbPolicy, OutlierDetection, PeakEwmaConfig, RingHashConfig,
+    DEFAULT_MAX_REQUESTS, LbPolicy, OutlierDetection, PeakEwmaConfig, RingHashConfig, WrrConfig,
 };
 use crate::xds::resource::route::RetryPolicy;
 
@@ -28,7 +28,7 @@ use crate::xds::resource::route::RetryPolicy;
 pub const STATIC_CLUSTER: &str = "static";
 
 /// Load-balancing policy of a static channel.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Lb {
     /// Ready endpoints in turn (gRPC's default).
     #[default]
@@ -48,6 +48,10 @@ pub enum Lb {
         /// Maximum ring entries (gRPC default 4096).
         maximum_ring_size: u64,
     },
+    /// Weighted round robin by backend load reports (gRFC A58): endpoints that report per-call
+    /// ORCA loads (see [`crate::orca`]) get weights `qps / utilization`; until they do, round
+    /// robin. `WrrConfig::default()` has A58's defaults (10 s blackout).
+    WeightedRoundRobin(WrrConfig),
 }
 
 impl Lb {
@@ -77,6 +81,7 @@ impl Lb {
                 minimum_ring_size: *minimum_ring_size,
                 maximum_ring_size: *maximum_ring_size,
             }),
+            Lb::WeightedRoundRobin(config) => LbPolicy::WeightedRoundRobin(config.clone()),
         }
     }
 }

@@ -90,6 +90,20 @@ pub struct WrrConfig {
     pub error_utilization_penalty: f32,
 }
 
+impl Default for WrrConfig {
+    /// gRFC A58's defaults.
+    fn default() -> Self {
+        WrrConfig {
+            enable_oob_load_report: false,
+            oob_reporting_period: Duration::from_secs(10),
+            blackout_period: Duration::from_secs(10),
+            weight_expiration_period: Duration::from_secs(180),
+            weight_update_period: Duration::from_secs(1),
+            error_utilization_penalty: 1.0,
+        }
+    }
+}
+
 /// Peak-EWMA settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeakEwmaConfig {
