@@ -36,25 +36,14 @@ use crate::resolver::{ClusterEndpoints, Snapshot};
 use crate::telemetry::MeshMetrics;
 use crate::tls::UpstreamTls;
 use crate::xds::resource::cluster::LbPolicy;
-use crate::xds::resource::endpoint::{
-    ClusterLoadAssignment, Endpoint, HealthStatus, Locality, LocalityEndpoints, Priority,
-};
+use crate::xds::resource::endpoint::ClusterLoadAssignment;
 
+mod dns;
 mod leaf;
 
+pub(crate) use dns::DnsLookup;
 pub(crate) use leaf::Limits;
 use leaf::{LeafCluster, Reports};
-
-/// A LOGICAL_DNS name the task should resolve.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct DnsLookup {
-    /// The cluster.
-    pub(crate) cluster: String,
-    /// Host name.
-    pub(crate) host: String,
-    /// Port.
-    pub(crate) port: u16,
-}
 
 /// Every cluster of one channel; see the module docs.
 #[derive(Debug)]
@@ -261,105 +250,6 @@ impl ClusterSet {
             .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
     }
 
-    fn apply_dns(
-        &mut self,
-        name: &str,
-        policy: LbPolicy,
-        (host, port): (&str, u16),
-        limits: Limits,
-        tls: Option<UpstreamTls>,
-    ) -> Option<DnsLookup> {
-        let source = Source::Dns {
-            host: host.to_string(),
-            port,
-        };
-        if let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(name)
-            && leaf.source == source
-            && leaf.tls == tls
-        {
-            leaf.balancer.update_policy(policy);
-            leaf.update_limits(limits);
-            leaf.connect_if_eager();
-            return None;
-        }
-        let balancer = ClusterBalancer::new(name, policy, self.options());
-        let leaf = LeafCluster::new(
-            balancer,
-            source,
-            limits,
-            tls,
-            self.outlier_options,
-            self.reports(),
-        );
-        self.clusters
-            .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
-        Some(DnsLookup {
-            cluster: name.to_string(),
-            host: host.to_string(),
-            port,
-        })
-    }
-
-    /// Every LOGICAL_DNS cluster, for periodic re-resolution.
-    pub(crate) fn dns_lookups(&self) -> Vec<DnsLookup> {
-        self.clusters
-            .iter()
-            .filter_map(|(name, slot)| match slot {
-                Slot::Leaf(leaf) => match &leaf.source {
-                    Source::Dns { host, port } => Some(DnsLookup {
-                        cluster: name.clone(),
-                        host: host.clone(),
-                        port: *port,
-                    }),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Applies a DNS answer (or failure); returns whether anything changed.
-    pub(crate) fn on_dns(
-        &mut self,
-        lookup: &DnsLookup,
-        result: Result<Vec<SocketAddr>, String>,
-    ) -> bool {
-        let Some(Slot::Leaf(leaf)) = self.clusters.get_mut(&lookup.cluster) else {
-            return false;
-        };
-        if leaf.source
-            != (Source::Dns {
-                host: lookup.host.clone(),
-                port: lookup.port,
-            })
-        {
-            return false;
-        }
-        match result {
-            Ok(addresses) => {
-                leaf.dns_error = None;
-                let cla = dns_assignment(lookup, addresses);
-                let changes = leaf.balancer.update_endpoints(&cla);
-                leaf.attach(&self.pool, changes);
-                for address in &self.unhealthy {
-                    leaf.on_health(*address, false);
-                }
-            }
-            Err(error) => {
-                leaf.dns_error = Some(
-                    format!(
-                        "LOGICAL_DNS cluster `{}`: resolving `{}:{}` failed: {error}; check the \
-                         cluster's host name",
-                        lookup.cluster, lookup.host, lookup.port
-                    )
-                    .into(),
-                );
-            }
-        }
-        self.endpoints = None;
-        true
-    }
-
     /// Feeds one pooled connection's connectivity (by [`EndpointConnection::id`]) to every
     /// balancer with an endpoint on it; reconnects an IDLE endpoint of an eagerly connecting
     /// policy. Returns whether a picker changed.
@@ -538,37 +428,5 @@ fn limits_of(name: &str, config: &ClusterConfig) -> Limits {
         breaker_key: (name.to_string(), eds),
         max_requests: config.cluster.max_requests,
         outlier_detection: config.cluster.outlier_detection.clone(),
-    }
-}
-
-/// One locality holding every address a LOGICAL_DNS name resolved to (duplicates removed).
-fn dns_assignment(lookup: &DnsLookup, addresses: Vec<SocketAddr>) -> ClusterLoadAssignment {
-    let mut unique = Vec::with_capacity(addresses.len());
-    for address in addresses {
-        if !unique.contains(&address) {
-            unique.push(address);
-        }
-    }
-    let endpoints = unique
-        .into_iter()
-        .map(|address| Endpoint {
-            address,
-            additional_addresses: Vec::new(),
-            health: HealthStatus::Unknown,
-            weight: 1,
-            hash_key: None,
-            hostname: lookup.host.clone(),
-        })
-        .collect();
-    ClusterLoadAssignment {
-        cluster_name: lookup.cluster.clone(),
-        priorities: vec![Priority {
-            localities: vec![LocalityEndpoints {
-                locality: Locality::default(),
-                weight: 1,
-                endpoints,
-            }],
-        }],
-        drop_overloads: Vec::new(),
     }
 }
