@@ -66,6 +66,7 @@ pub fn fast_reconnect(base: Duration) -> ClientOptions {
         },
         rng_seed: Some(7),
         connect_timeout: Duration::from_secs(5),
+        resource_timeout: None,
     }
 }
 

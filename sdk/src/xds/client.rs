@@ -44,6 +44,10 @@ pub struct ClientOptions {
     pub rng_seed: Option<u64>,
     /// Timeout of one connection attempt to the control plane.
     pub connect_timeout: Duration,
+    /// Overrides the does-not-exist timer of subscribed resources (`None`: gRFC A57's 15 s,
+    /// or 30 s with the `resource_timer_is_transient_error` server feature). Meant for tests
+    /// and embedders with unusual control planes; other gRPC clients use the defaults.
+    pub resource_timeout: Option<Duration>,
 }
 
 impl Default for ClientOptions {
@@ -52,6 +56,7 @@ impl Default for ClientOptions {
             backoff: BackoffConfig::default(),
             rng_seed: None,
             connect_timeout: Duration::from_secs(20),
+            resource_timeout: None,
         }
     }
 }

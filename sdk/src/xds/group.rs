@@ -62,9 +62,13 @@ pub(crate) fn prepare(
     servers
         .iter()
         .map(|server| {
+            let mut core_config = CoreConfig::new(bootstrap, server);
+            if let Some(timeout) = options.resource_timeout {
+                core_config.resource_timeout = timeout;
+            }
             Ok(Server {
                 channel: ServerChannel::new(server, options.connect_timeout)?,
-                core_config: CoreConfig::new(bootstrap, server),
+                core_config,
             })
         })
         .collect()

@@ -163,5 +163,6 @@ pub(crate) fn fast_options() -> ClientOptions {
         },
         rng_seed: Some(42),
         connect_timeout: Duration::from_secs(2),
+        resource_timeout: None,
     }
 }

@@ -38,6 +38,7 @@ fn mesh(server_uri: &str, resolve_timeout: Duration) -> Mesh {
             },
             rng_seed: Some(7),
             connect_timeout: Duration::from_secs(2),
+            resource_timeout: None,
         },
     };
     Mesh::with_options(fx::bootstrap(server_uri, &[]), options).expect("mesh")

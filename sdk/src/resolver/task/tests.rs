@@ -27,6 +27,7 @@ fn start(cp: &FakeControlPlane) -> (XdsClient, ResolverHandle) {
         },
         rng_seed: Some(7),
         connect_timeout: Duration::from_secs(2),
+        resource_timeout: None,
     };
     let client = XdsClient::with_options(&bootstrap, options).expect("client");
     let handle = Resolver::start(client.clone(), &bootstrap, TARGET).expect("resolver");
