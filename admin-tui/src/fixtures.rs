@@ -296,6 +296,7 @@ pub fn faults() -> ListFaultsResponse {
         max_rules: 16,
         active_faults: 2,
         max_active_faults: None,
+        max_ttl_ms: 24 * 3600 * 1000,
     }
 }
 

@@ -210,7 +210,7 @@ async fn meshtop_demo_shows_the_fleet_injects_and_clears_faults_and_quits_on_q()
             rule_hits(s).is_some_and(|(injected, matched)| injected > first && injected == matched)
         })
         .await;
-    assert!(screen.contains("1 of max 64"), "{screen}");
+    assert!(screen.contains("1/64 (ttl ≤ 24h)"), "{screen}");
     tmux.keys(&["1"]);
     tmux.wait("the fleet to count the client's rule", STEP_BOUND, |s| {
         fleet_faults(s, "demo-client") == Some(1)

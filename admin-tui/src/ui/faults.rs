@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap}
 
 use super::{scroll_offset, theme};
 use crate::app::App;
-use crate::app::form::{FaultForm, Field, describe_spec};
+use crate::app::form::{FaultForm, Field, describe_spec, human_ms};
 use crate::app::log::clock;
 
 /// Draws the fault list of the current endpoint into `area`.
@@ -66,8 +66,10 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         .collect();
     let cap = ep.faults.as_ref().map_or(String::new(), |f| {
         format!(
-            " of max {}, {} RPCs faulted now",
-            f.max_rules, f.active_faults
+            "/{} (ttl ≤ {}), {} faulting",
+            f.max_rules,
+            human_ms(f.max_ttl_ms),
+            f.active_faults
         )
     });
     let title = format!(

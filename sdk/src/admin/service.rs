@@ -160,6 +160,7 @@ impl Admin for AdminService {
             max_rules: u32::try_from(limits.max_rules).unwrap_or(u32::MAX),
             active_faults: registry.active_faults().current(),
             max_active_faults: limits.max_active_faults,
+            max_ttl_ms: u64::try_from(limits.max_ttl.as_millis()).unwrap_or(u64::MAX),
         }))
     }
 

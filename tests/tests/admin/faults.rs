@@ -109,6 +109,11 @@ async fn a_rule_with_a_ttl_over_the_cap_is_refused_naming_the_field() -> Result<
         "{refused:?}"
     );
     assert!(mesh.faults().list().is_empty(), "nothing was installed");
+    let listed = admin
+        .list_faults(pb::ListFaultsRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(listed.max_ttl_ms, 24 * 3600 * 1000, "the cap is listed");
     admin
         .set_fault(authed(
             rule(scope(), Code::Unavailable, Some(60_000)),
