@@ -18,8 +18,8 @@
 //! work. `MESHWORK_BENCH_ARM=off|metrics|metrics+spans` runs one in-memory arm (client +
 //! server) only and skips the rest; `MESHWORK_BENCH_LOOPBACK=off|metrics|mesh-off|mesh-metrics`
 //! runs one loopback arm only (100k RPCs with `--bench`, or `MESHWORK_BENCH_RPCS`), for
-//! profiling (`scripts/telemetry-cost` runs them under callgrind). Do not compare two such single-arm runs
-//! with each other on a shared machine: their gap drifts with the load (a server-only pair once
+//! profiling (`scripts/telemetry-cost` runs them under callgrind). Do not compare two such
+//! single-arm runs with each other on a shared machine: their gap drifts with the load (a server-only pair once
 //! differed by 8 µs/RPC where the interleaved run says 2.6 µs); the ABBA run is the measurement.
 //! Loopback controls: `MESHWORK_BENCH_SIDE=client|server` turns telemetry on for one side only
 //! in the measured arm; `MESHWORK_BENCH_AA=1` runs it with telemetry off (A/A: the ratio should
@@ -261,14 +261,8 @@ fn main() {
             println!("loopback measured arm: {side:?} side(s){}", if aa { ", A/A control (telemetry off)" } else { "" });
             match loopback::run(on, side, n, blocks).await {
                 Ok(r) => println!(
-                    "loopback tonic greeter, CPU ns/RPC (getrusage, {blocks} ABBA blocks × 2 × {n} RPCs per arm):\n  \
-                     off {:>6.0}  metrics {:>6.0}  on-off {:+.0} ns/RPC  median block ratio {:.3} (min {:.3}, max {:.3})",
-                    r.off_ns,
-                    r.on_ns,
-                    r.on_ns - r.off_ns,
-                    r.median_ratio,
-                    r.min_ratio,
-                    r.max_ratio,
+                    "loopback tonic greeter, CPU ns/RPC (getrusage, {blocks} ABBA blocks × 2 × {n} RPCs per arm):\n  {}",
+                    r.line()
                 ),
                 Err(e) => {
                     eprintln!("loopback arm failed: {e}");
@@ -280,14 +274,8 @@ fn main() {
             let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
             match loopback::run_mesh(&metrics, n, blocks).await {
                 Ok(r) => println!(
-                    "loopback greeter through a MeshChannel (round robin, retry policy armed), CPU ns/RPC:\n  \
-                     off {:>6.0}  metrics {:>6.0}  on-off {:+.0} ns/RPC  median block ratio {:.3} (min {:.3}, max {:.3})",
-                    r.off_ns,
-                    r.on_ns,
-                    r.on_ns - r.off_ns,
-                    r.median_ratio,
-                    r.min_ratio,
-                    r.max_ratio,
+                    "loopback greeter through a MeshChannel (round robin, retry policy armed), CPU ns/RPC:\n  {}",
+                    r.line()
                 ),
                 Err(e) => {
                     eprintln!("MeshChannel loopback arm failed: {e}");

@@ -28,8 +28,9 @@
 //!   (`grpc.client.call.hedges` is accepted but never recorded: Meshwork does not hedge); A94
 //!   subchannels `grpc.subchannel.disconnections` (optional label `grpc.disconnect_error`),
 //!   `grpc.subchannel.connection_attempts_{succeeded,failed}`,
-//!   `grpc.subchannel.open_connections` (optional label `grpc.security_level`); A78 weighted round robin `grpc.lb.wrr.rr_fallback`,
-//!   `grpc.lb.wrr.endpoint_weight_{not_yet_usable,stale}`, `grpc.lb.wrr.endpoint_weights`.
+//!   `grpc.subchannel.open_connections` (optional label `grpc.security_level`); A78 weighted
+//!   round robin `grpc.lb.wrr.rr_fallback`, `grpc.lb.wrr.endpoint_weight_{not_yet_usable,stale}`,
+//!   `grpc.lb.wrr.endpoint_weights` (weights from ORCA load reports, see [`crate::orca`]).
 //!
 //! All of them hang off one [`Telemetry`] handle ([`Telemetry::from_env`],
 //! [`Telemetry::builder`] or [`Telemetry::disabled`]). Status, sizes and timing are observed by

@@ -26,6 +26,7 @@ use meshwork_proto::helloworld::{HelloReply, HelloRequest};
 use meshwork_tests::bootstrap_for;
 use meshwork_tests::channel::{MeshGreeter, greeter, mesh_options};
 use meshwork_tests::pki::{Leaf, TestPki};
+use meshwork_tests::promtool::sample;
 use meshwork_tests::start_control_plane;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -183,14 +184,9 @@ fn mesh(server: &ServerHandle, pki: &Pki, refresh: &str, xds_security: bool) -> 
 
 /// The `grpc.subchannel.open_connections` value with `grpc.security_level="<level>"`.
 fn open_connections(mesh: &Mesh, level: &str) -> Option<f64> {
-    let want = format!("grpc_security_level=\"{level}\"");
-    mesh.telemetry()
-        .prometheus_text()
-        .lines()
-        .filter(|l| l.starts_with("grpc_subchannel_open_connections{"))
-        .find(|l| l.contains(&want))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+    let text = mesh.telemetry().prometheus_text();
+    let level = format!("grpc_security_level=\"{level}\"");
+    sample(&text, "grpc_subchannel_open_connections", &[&level])
 }
 
 /// One `SayHello`, bounded: the client certificate name the server saw, or the status.

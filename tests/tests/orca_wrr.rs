@@ -20,6 +20,7 @@ use meshwork::{Lb, Mesh, MeshChannel};
 use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_proto::helloworld::greeter_server::{Greeter, GreeterServer};
 use meshwork_proto::helloworld::{HelloReply, HelloRequest};
+use meshwork_tests::promtool::sample;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -88,14 +89,6 @@ async fn spread(
     Ok(by)
 }
 
-/// The value of the first sample of `name` (a full Prometheus sample name).
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[tokio::test]
 async fn load_reports_weight_the_lightly_loaded_backend() -> Result<()> {
     let (light, heavy) = (backend("light", 0.1).await?, backend("heavy", 0.9).await?);
@@ -146,17 +139,21 @@ async fn load_reports_weight_the_lightly_loaded_backend() -> Result<()> {
     );
 
     let text = mesh.telemetry().prometheus_text();
-    let fallback = sample(&text, "grpc_lb_wrr_rr_fallback_total");
+    let fallback = sample(&text, "grpc_lb_wrr_rr_fallback_total", &[]);
     ensure!(
         fallback >= Some(1.0),
         "fallback before weights: {fallback:?}\n{text}"
     );
-    let not_yet = sample(&text, "grpc_lb_wrr_endpoint_weight_not_yet_usable_total");
+    let not_yet = sample(
+        &text,
+        "grpc_lb_wrr_endpoint_weight_not_yet_usable_total",
+        &[],
+    );
     ensure!(
         not_yet >= Some(2.0),
         "both endpoints had no weight at first: {not_yet:?}\n{text}"
     );
-    let weights = sample(&text, "grpc_lb_wrr_endpoint_weights_sum");
+    let weights = sample(&text, "grpc_lb_wrr_endpoint_weights_sum", &[]);
     ensure!(
         weights.is_some_and(|w| w > 1000.0),
         "recorded weights include 1000 and 111: {weights:?}\n{text}"

@@ -60,6 +60,21 @@ pub struct Report {
     pub max_ratio: f64,
 }
 
+impl Report {
+    /// `off … metrics … on-off … median block ratio … (min …, max …)`.
+    pub fn line(&self) -> String {
+        format!(
+            "off {:>6.0}  metrics {:>6.0}  on-off {:+.0} ns/RPC  median block ratio {:.3} (min {:.3}, max {:.3})",
+            self.off_ns,
+            self.on_ns,
+            self.on_ns - self.off_ns,
+            self.median_ratio,
+            self.min_ratio,
+            self.max_ratio,
+        )
+    }
+}
+
 /// CPU time (user + system) of this process so far, in ns.
 fn cpu_ns() -> Result<f64, BoxError> {
     let usage = getrusage(UsageWho::RUSAGE_SELF)?;

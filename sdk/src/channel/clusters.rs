@@ -122,6 +122,24 @@ impl ClusterSet {
         }
     }
 
+    /// A new leaf cluster with this set's outlier options and reports.
+    fn leaf(
+        &self,
+        balancer: ClusterBalancer,
+        source: Source,
+        limits: Limits,
+        tls: Option<UpstreamTls>,
+    ) -> LeafCluster {
+        LeafCluster::new(
+            balancer,
+            source,
+            limits,
+            tls,
+            self.outlier_options,
+            self.reports(),
+        )
+    }
+
     fn options(&self) -> BalancerOptions {
         BalancerOptions {
             seed: self.seeds.next_u64(),
@@ -144,14 +162,7 @@ impl ClusterSet {
             .iter()
             .map(|e| e.handle.clone())
             .collect();
-        let mut leaf = LeafCluster::new(
-            balancer,
-            Source::Static,
-            limits,
-            None,
-            self.outlier_options,
-            self.reports(),
-        );
+        let mut leaf = self.leaf(balancer, Source::Static, limits, None);
         leaf.attach(
             &self.pool,
             EndpointChanges {
@@ -237,14 +248,7 @@ impl ClusterSet {
         }
         let mut balancer = ClusterBalancer::new(name, policy, self.options());
         let changes = balancer.update_endpoints(cla);
-        let mut leaf = LeafCluster::new(
-            balancer,
-            source,
-            limits,
-            tls,
-            self.outlier_options,
-            self.reports(),
-        );
+        let mut leaf = self.leaf(balancer, source, limits, tls);
         leaf.attach(&self.pool, changes);
         self.clusters
             .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));

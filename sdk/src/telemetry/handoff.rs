@@ -2,9 +2,9 @@
 //!
 //! Both layers of one channel target record through the same [`ClientEntry`] per request path,
 //! so they share one [`ClientState`] (target value and path cache): [`client_state`] hands every
-//! layer built for the same target (same `Telemetry`) the same one. When the call layer's `call` reaches the attempt
-//! layer's `call` synchronously (nothing in between waited), the call start *is* the first
-//! attempt's start and the call's entry is the attempt's: [`offer`] puts both on offer for the
+//! layer built for the same target (same `Telemetry`) the same one. When the call layer's `call`
+//! reaches the attempt layer's `call` synchronously (nothing in between waited), the call start
+//! *is* the first attempt's start and the call's entry is the attempt's: [`offer`] puts both on offer for the
 //! duration of the inner `call`, [`take`] takes them (once). An attempt that starts later (a
 //! retry, or a stack that queues) finds nothing on offer and reads the clock and its cache
 //! itself. Reusing one reading and one lookup is both cheaper and more consistent (an attempt

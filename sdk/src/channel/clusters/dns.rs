@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use super::leaf::{LeafCluster, Limits};
+use super::leaf::Limits;
 use super::{ClusterSet, Slot, Source};
 use crate::balancer::ClusterBalancer;
 use crate::tls::UpstreamTls;
@@ -48,14 +48,7 @@ impl ClusterSet {
             return None;
         }
         let balancer = ClusterBalancer::new(name, policy, self.options());
-        let leaf = LeafCluster::new(
-            balancer,
-            source,
-            limits,
-            tls,
-            self.outlier_options,
-            self.reports(),
-        );
+        let leaf = self.leaf(balancer, source, limits, tls);
         self.clusters
             .insert(name.to_string(), Slot::Leaf(Box::new(leaf)));
         Some(DnsLookup {
