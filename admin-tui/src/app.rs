@@ -159,6 +159,8 @@ pub struct App {
     pub sort: SortKey,
     /// Sort descending.
     pub sort_desc: bool,
+    /// Fleet: one row per admin endpoint instead of one per service (replicas merged).
+    pub by_instance: bool,
     /// Filter text (fleet names and event lines).
     pub filter: String,
     /// Whether keys go to the filter.
@@ -188,6 +190,7 @@ impl App {
             events_scroll: 0,
             sort: SortKey::Name,
             sort_desc: false,
+            by_instance: false,
             filter: String::new(),
             filter_editing: false,
             form: None,
@@ -198,10 +201,11 @@ impl App {
         }
     }
 
-    /// The fleet rows, filtered by name and sorted.
+    /// The fleet rows, filtered by name, one per service (its instances merged, the first one
+    /// opened on Enter) unless [`App::by_instance`], and sorted.
     pub fn fleet_rows(&self) -> Vec<FleetRow> {
         let needle = self.filter.to_lowercase();
-        let mut rows: Vec<FleetRow> = self
+        let rows: Vec<FleetRow> = self
             .endpoints
             .iter()
             .enumerate()
@@ -212,6 +216,18 @@ impl App {
             })
             .map(|(i, e)| e.fleet_row(i))
             .collect();
+        let mut rows = if self.by_instance {
+            rows
+        } else {
+            let mut services: Vec<FleetRow> = Vec::with_capacity(rows.len());
+            for row in rows {
+                match services.iter_mut().find(|s| s.name == row.name) {
+                    Some(service) => service.absorb(&row),
+                    None => services.push(row),
+                }
+            }
+            services
+        };
         rows.sort_by(|a, b| {
             let ord = match self.sort {
                 SortKey::Name => a.name.cmp(&b.name),

@@ -77,6 +77,30 @@ pub struct FleetRow {
     pub ejected: usize,
     /// Active runtime fault rules.
     pub faults: usize,
+    /// Admin endpoints (processes) in this row: 1, or the replicas of a service merged.
+    pub instances: usize,
+    /// Of those, the ones meshtop is connected to.
+    pub up: usize,
+}
+
+impl FleetRow {
+    /// Adds another instance of the same service: request rates, ejections and rules add up, the
+    /// error share is request-weighted, p99 and targets are the worst / largest.
+    pub fn absorb(&mut self, other: &FleetRow) {
+        let errors = self.rps * self.error_pct + other.rps * other.error_pct;
+        self.rps += other.rps;
+        self.error_pct = if self.rps > 0.0 {
+            errors / self.rps
+        } else {
+            self.error_pct.max(other.error_pct)
+        };
+        self.p99_ms = self.p99_ms.max(other.p99_ms);
+        self.targets = self.targets.max(other.targets);
+        self.ejected += other.ejected;
+        self.faults += other.faults;
+        self.instances += other.instances;
+        self.up += other.up;
+    }
 }
 
 /// Totals over one snapshot.
@@ -143,6 +167,8 @@ impl EndpointState {
             p99_ms: t.p99_ms,
             ejected: t.ejected,
             faults: self.faults.as_ref().map_or(0, |f| f.rules.len()),
+            instances: 1,
+            up: usize::from(self.conn == Conn::Connected),
         }
     }
 }

@@ -64,6 +64,10 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         KeyCode::Char('[') => step_endpoint(app, -1),
         KeyCode::Char('s') if app.view == View::Fleet => app.sort = app.sort.next(),
         KeyCode::Char('S') if app.view == View::Fleet => app.sort_desc = !app.sort_desc,
+        KeyCode::Char('i') if app.view == View::Fleet => {
+            app.by_instance = !app.by_instance;
+            app.fleet_sel = 0;
+        }
         KeyCode::Char('r') => {
             return Some(Command::Refresh {
                 endpoint: app.current,

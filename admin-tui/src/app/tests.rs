@@ -353,3 +353,52 @@ fn clicking_a_tab_switches_view_and_the_wheel_scrolls() {
     update(&mut app, Action::Mouse(click(5, 3)));
     assert_eq!(app.view, View::Service);
 }
+
+#[test]
+fn replicas_of_a_service_are_one_fleet_row_until_i_splits_them() {
+    let mut app = fixtures::app((80, 24));
+    let frontend = app
+        .endpoints
+        .iter()
+        .position(|e| e.name() == "frontend")
+        .expect("the fixture has a frontend");
+    let mut replica = app.endpoints[frontend].clone();
+    replica.addr = "10.0.0.9:9901".into();
+    app.endpoints.push(replica);
+    let one = app.endpoints[frontend].fleet_row(frontend);
+
+    let rows = app.fleet_rows();
+    let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["10.0.0.7:9901", "billing", "frontend"]);
+    let merged = rows.iter().find(|r| r.name == "frontend").expect("row");
+    assert_eq!((merged.instances, merged.index), (2, frontend));
+    assert!((merged.rps - 2.0 * one.rps).abs() < 1e-9, "{merged:?}");
+    assert!(
+        (merged.error_pct - one.error_pct).abs() < 1e-9,
+        "same share"
+    );
+    assert_eq!(merged.p99_ms, one.p99_ms);
+    assert_eq!(merged.faults, 2 * one.faults);
+    assert_eq!(merged.up, 2 * one.up);
+
+    key(&mut app, KeyCode::Char('i'));
+    assert!(app.by_instance);
+    let rows = app.fleet_rows();
+    assert_eq!(rows.len(), 4, "one row per admin endpoint");
+    assert!(rows.iter().all(|r| r.instances == 1));
+    key(&mut app, KeyCode::Char('i'));
+    assert_eq!(app.fleet_rows().len(), 3);
+}
+
+#[test]
+fn merged_error_share_is_weighted_by_requests() {
+    let mut a = fixtures::app((80, 24)).endpoints[0].fleet_row(0);
+    let mut b = a.clone();
+    (a.rps, a.error_pct, a.p99_ms) = (300.0, 0.0, 10.0);
+    (b.rps, b.error_pct, b.p99_ms) = (100.0, 20.0, 40.0);
+    a.absorb(&b);
+    assert_eq!(a.rps, 400.0);
+    assert!((a.error_pct - 5.0).abs() < 1e-9, "{}", a.error_pct);
+    assert_eq!(a.p99_ms, 40.0);
+    assert_eq!(a.instances, 2);
+}

@@ -77,10 +77,23 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         .take(height)
         .map(|(i, r)| {
             let ep = &app.endpoints[r.index];
-            let (cstyle, clabel) = theme::conn(&ep.conn);
+            let (cstyle, clabel) = if r.instances > 1 {
+                let style = match r.up {
+                    0 => theme::bad(),
+                    up if up == r.instances => theme::good(),
+                    _ => theme::warn(),
+                };
+                (style, format!("{}/{} up", r.up, r.instances))
+            } else {
+                theme::conn(&ep.conn)
+            };
             let mut cells = vec![Cell::from(r.name.clone())];
             if wide {
-                cells.push(Cell::from(ep.addr.clone()));
+                cells.push(Cell::from(if r.instances > 1 {
+                    format!("{} instances", r.instances)
+                } else {
+                    ep.addr.clone()
+                }));
             }
             cells.extend([
                 Cell::from(clabel).style(cstyle),
@@ -120,7 +133,17 @@ pub fn render(app: &App, frame: &mut Frame<'_>, area: Rect) {
         Constraint::Length(5),
         Constraint::Length(4),
     ]);
-    let title = format!(" Fleet: {} services (s sort, S reverse) ", rows.len());
+    let title = if app.by_instance {
+        format!(
+            " Fleet: {} instances (s sort, S reverse, i services) ",
+            rows.len()
+        )
+    } else {
+        format!(
+            " Fleet: {} services (s sort, S reverse, i instances) ",
+            rows.len()
+        )
+    };
     let table = Table::new(body, widths)
         .header(Row::new(header).style(theme::header()))
         .block(Block::default().borders(Borders::ALL).title(title));

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::theme;
 
-const KEYS: [(&str, &str); 16] = [
+const KEYS: [(&str, &str); 17] = [
     ("Tab / S-Tab, 1-5", "next / previous view, or jump to one"),
     ("↑↓ j k, PgUp PgDn", "move the selection"),
     ("g G, Home End", "first / last row"),
@@ -17,6 +17,7 @@ const KEYS: [(&str, &str); 16] = [
     ("← h", "back to the fleet"),
     ("[ ]", "previous / next service"),
     ("s S", "fleet: sort column / reverse"),
+    ("i", "fleet: one row per service / per instance"),
     ("/", "filter services and events; Esc clears"),
     ("r", "refresh faults and xDS dump"),
     ("n", "faults: new rule (form)"),
