@@ -291,6 +291,9 @@ async fn a_goaway_from_the_peer_is_named_by_its_code() {
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local address");
+    // The server keeps its socket until the client has read the GOAWAY: dropping it with the
+    // client's late frames unread would reset the connection instead.
+    let (client_done, done) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let (socket, _) = listener.accept().await.expect("accept");
         let mut conn = h2::server::handshake(socket).await.expect("h2 handshake");
@@ -298,6 +301,8 @@ async fn a_goaway_from_the_peer_is_named_by_its_code() {
         while let Some(stream) = conn.accept().await {
             drop(stream);
         }
+        let _ = done.await;
+        drop(conn);
     });
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (_sender, driver) = hyper::client::conn::http2::handshake::<_, _, tonic::body::Body>(
@@ -309,6 +314,7 @@ async fn a_goaway_from_the_peer_is_named_by_its_code() {
     let ended = tokio::time::timeout(Duration::from_secs(10), driver)
         .await
         .expect("the connection ends after the GOAWAY");
+    let _ = client_done.send(());
     let error = ended.expect_err("a GOAWAY with an error code is an error");
     let reason = DisconnectError::from_error(&error);
     assert_eq!(reason, DisconnectError::GoAway(11));
