@@ -142,19 +142,24 @@ async fn setup(client_tls: &str) -> Result<(Certs, ServerHandle, Vec<SecureBacke
     Ok((certs, cp, backends))
 }
 
+/// Our `xds-interop-client` in `--secure_mode true` with the client identity's providers.
+async fn secure_client(certs: &Certs, cp: &ServerHandle) -> Result<harness::Client> {
+    start_client_with(
+        &ClientKind::Meshwork,
+        cp,
+        TARGET,
+        &["--secure_mode", "true"],
+        &[("certificate_providers", certs.providers("client"))],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_rpcs_reach_every_secure_backend() -> Result<()> {
     let tls =
         format!("{{ ca_instance: default, identity_instance: default, san: [\"{SERVER_SAN}\"] }}");
     let (certs, cp, _backends) = setup(&tls).await?;
-    let client = start_client_with(
-        &ClientKind::Meshwork,
-        &cp,
-        TARGET,
-        &["--secure_mode", "true"],
-        &[("certificate_providers", certs.providers("client"))],
-    )
-    .await?;
+    let client = secure_client(&certs, &cp).await?;
     client
         .wait_for_peers(&["backend-0".into(), "backend-1".into()], CONVERGE)
         .await?;
@@ -164,14 +169,7 @@ async fn mtls_rpcs_reach_every_secure_backend() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_a_certificate_cannot_reach_secure_backends() -> Result<()> {
     let (certs, cp, _backends) = setup("{ ca_instance: default }").await?;
-    let client = start_client_with(
-        &ClientKind::Meshwork,
-        &cp,
-        TARGET,
-        &["--secure_mode", "true"],
-        &[("certificate_providers", certs.providers("client"))],
-    )
-    .await?;
+    let client = secure_client(&certs, &cp).await?;
     let stats = client.stats(50, 10).await?;
     ensure!(
         stats.rpcs_by_peer.is_empty(),

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tonic::metadata::{BinaryMetadataValue, MetadataMap};
@@ -75,7 +75,11 @@ impl OrcaLoadReport {
     /// The load report in `trailers`, if any. A report that is not valid base64 or protobuf is
     /// ignored (`None`): a bad report must not fail the call it rode on.
     pub fn from_trailers(trailers: &HeaderMap) -> Option<Self> {
-        let value = trailers.get(LOAD_REPORT_TRAILER)?;
+        Self::from_value(trailers.get(LOAD_REPORT_TRAILER)?)
+    }
+
+    /// The load report in a value of the load report trailer (`None` when garbled, as above).
+    pub fn from_value(value: &HeaderValue) -> Option<Self> {
         let mut one = HeaderMap::with_capacity(1);
         one.insert(LOAD_REPORT_TRAILER, value.clone());
         let bytes = MetadataMap::from_headers(one)

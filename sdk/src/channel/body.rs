@@ -69,8 +69,9 @@ impl Tracker {
 
     /// Ends the request with its trailers: their status, and their load report if any.
     pub(crate) fn finish_with_trailers(self, trailers: &HeaderMap) {
-        if trailers.contains_key(LOAD_REPORT_TRAILER)
-            && let Some(report) = OrcaLoadReport::from_trailers(trailers)
+        if let Some(report) = trailers
+            .get(LOAD_REPORT_TRAILER)
+            .and_then(OrcaLoadReport::from_value)
         {
             let utilization = if report.application_utilization > 0.0 {
                 report.application_utilization

@@ -16,6 +16,7 @@ use meshwork_proto::envoy::extensions::transport_sockets::tls::v3::{
     CertificateValidationContext, CommonTlsContext, UpstreamTlsContext,
     common_tls_context::ValidationContextType,
 };
+use meshwork_proto::google::protobuf::Any;
 
 use crate::xds::resource::common::{At, Invalid, Result, StringMatcher, unpack};
 
@@ -46,15 +47,9 @@ pub fn upstream_tls(
     ts: &TransportSocket,
     providers: &BTreeSet<String>,
 ) -> Result<Option<UpstreamTls>> {
-    let Some(ConfigType::TypedConfig(any)) = &ts.config_type else {
+    let Some(any) = tls_config(ts) else {
         return Ok(None);
     };
-    if any
-        .type_url
-        .ends_with("envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer")
-    {
-        return Ok(None);
-    }
     let ctx: UpstreamTlsContext = unpack(any).at("typed_config")?;
     tls_context(&ctx, providers).at("typed_config")
 }
@@ -176,6 +171,18 @@ fn sans(v: &CertificateValidationContext) -> Result<Vec<StringMatcher>> {
         .enumerate()
         .map(|(i, m)| StringMatcher::from_proto(m).at_index("match_subject_alt_names", i))
         .collect()
+}
+
+/// The TLS context of a `transport_socket` (upstream or downstream); `None` for plaintext: a
+/// `raw_buffer` socket or no typed config.
+pub(crate) fn tls_config(ts: &TransportSocket) -> Option<&Any> {
+    let Some(ConfigType::TypedConfig(any)) = &ts.config_type else {
+        return None;
+    };
+    let raw = any
+        .type_url
+        .ends_with("envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer");
+    (!raw).then_some(any)
 }
 
 /// The checks every `CommonTlsContext` gets (A29: certificates only from provider instances) and

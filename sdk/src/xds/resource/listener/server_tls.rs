@@ -9,14 +9,14 @@
 
 use std::collections::BTreeSet;
 
-use meshwork_proto::envoy::config::core::v3::{TransportSocket, transport_socket::ConfigType};
+use meshwork_proto::envoy::config::core::v3::TransportSocket;
 use meshwork_proto::envoy::extensions::transport_sockets::tls::v3::{
     DownstreamTlsContext, common_tls_context::ValidationContextType,
     downstream_tls_context::OcspStaplePolicy,
 };
 
 use crate::xds::resource::cluster::CertificateProvider;
-use crate::xds::resource::cluster::tls::{common_identity, provider, unsupported};
+use crate::xds::resource::cluster::tls::{common_identity, provider, tls_config, unsupported};
 use crate::xds::resource::common::{At, Invalid, Result, unpack};
 
 /// A validated downstream (server-side) TLS config.
@@ -36,15 +36,9 @@ pub fn downstream_tls(
     ts: &TransportSocket,
     providers: &BTreeSet<String>,
 ) -> Result<Option<DownstreamTls>> {
-    let Some(ConfigType::TypedConfig(any)) = &ts.config_type else {
+    let Some(any) = tls_config(ts) else {
         return Ok(None);
     };
-    if any
-        .type_url
-        .ends_with("envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer")
-    {
-        return Ok(None);
-    }
     let ctx: DownstreamTlsContext = unpack(any).at("typed_config")?;
     tls_context(&ctx, providers).map(Some).at("typed_config")
 }
