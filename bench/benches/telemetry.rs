@@ -8,11 +8,17 @@
 //! ≈ CPU time; best of several rounds.
 //!
 //! Loopback (`telemetry/loopback.rs`): a tonic greeter over 127.0.0.1, metrics on vs off, CPU
-//! per RPC from `getrusage`, ABBA blocks, median per-block ratio; once with a plain tonic
-//! channel wrapped in the telemetry layers (the strictest ratio: the cheapest client), once
-//! with a `MeshChannel` (Meshwork's whole client stack, as applications use it).
+//! per RPC and per side (server thread, client thread) from `getrusage`, ABBA blocks, median
+//! per-block ratio; once with a plain tonic channel wrapped in the telemetry layers (the
+//! strictest ratio: the cheapest client), once with a `MeshChannel` (Meshwork's whole client
+//! stack, as applications use it), and once with the observation floor (`telemetry/floor.rs`:
+//! the least a client layer must do to learn an attempt's values, recording nothing) — the
+//! part of the cost no tower layer over tonic's transport can avoid.
 //!
-//! Run: `cargo bench -p meshwork --bench telemetry` (release). Goal (performance-anchors.md
+//! This crate builds tokio without `test-util` (the `meshwork` crate's dev-dependencies turn it
+//! on, and its clock would be charged to telemetry), so run it with `-p meshwork-bench`.
+//!
+//! Run: `cargo bench -p meshwork-bench --bench telemetry` (release). Goal (performance-anchors.md
 //! G10): metrics cost ≤ 1 µs per RPC and a CPU ratio on/off ≤ 1.05 for a real RPC. Without
 //! `--bench` (e.g. under `cargo test --all-targets`) a quick smoke run checks that the loops
 //! work. `MESHWORK_BENCH_ARM=off|metrics|metrics+spans` runs one in-memory arm (client +
@@ -42,6 +48,8 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 
+#[path = "telemetry/floor.rs"]
+mod floor;
 #[path = "telemetry/loopback.rs"]
 mod loopback;
 
@@ -209,13 +217,19 @@ fn main() {
         ];
         if let Ok(arm) = std::env::var("MESHWORK_BENCH_LOOPBACK") {
             let mesh = arm.starts_with("mesh-");
+            let floor = arm.strip_prefix("floor").map(|rest| rest != "-off");
             let t = if arm.ends_with("off") { &off } else { &metrics };
             let n = std::env::var("MESHWORK_BENCH_RPCS")
                 .ok()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(if full_run() { 100_000 } else { 30 });
-            match loopback::single(t, mesh, n).await {
-                Ok(ns) => println!("loopback {arm}: {ns:.0} CPU ns/RPC"),
+            match loopback::single(t, loopback::Side::from_env(), mesh, floor, n).await {
+                Ok(cpu) => println!(
+                    "loopback {arm}: {:.0} CPU ns/RPC (client thread {:.0}, server thread {:.0})",
+                    cpu.total,
+                    cpu.client,
+                    cpu.server()
+                ),
                 Err(e) => eprintln!("loopback arm failed: {e}"),
             }
             return;
@@ -261,8 +275,8 @@ fn main() {
             println!("loopback measured arm: {side:?} side(s){}", if aa { ", A/A control (telemetry off)" } else { "" });
             match loopback::run(on, side, n, blocks).await {
                 Ok(r) => println!(
-                    "loopback tonic greeter, CPU ns/RPC (getrusage, {blocks} ABBA blocks × 2 × {n} RPCs per arm):\n  {}",
-                    r.line()
+                    "loopback tonic greeter, CPU ns/RPC (getrusage, {blocks} ABBA blocks × 2 × {n} RPCs per arm):\n{}",
+                    r.lines()
                 ),
                 Err(e) => {
                     eprintln!("loopback arm failed: {e}");
@@ -274,11 +288,24 @@ fn main() {
             let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
             match loopback::run_mesh(&metrics, n, blocks).await {
                 Ok(r) => println!(
-                    "loopback greeter through a MeshChannel (round robin, retry policy armed), CPU ns/RPC:\n  {}",
-                    r.line()
+                    "loopback greeter through a MeshChannel (round robin, retry policy armed), CPU ns/RPC:\n{}",
+                    r.lines()
                 ),
                 Err(e) => {
                     eprintln!("MeshChannel loopback arm failed: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        if only.is_none() && std::env::var("MESHWORK_BENCH_AA").is_err() {
+            let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
+            match loopback::run_floor(n, blocks).await {
+                Ok(r) => println!(
+                    "loopback tonic greeter, observation floor (a minimal client layer that times, counts and reads the status, records nothing) vs none, CPU ns/RPC:\n{}",
+                    r.lines()
+                ),
+                Err(e) => {
+                    eprintln!("floor loopback arm failed: {e}");
                     std::process::exit(1);
                 }
             }
