@@ -165,15 +165,13 @@ impl MeshChannel {
             let target = core.target.to_string();
             BoxCloneSyncService::new(
                 ServiceBuilder::new()
-                    .map_response(|r: Response<_>| r.map(rebox))
-                    .layer(CallMetricsLayer::new(telemetry, target.clone()))
+                    .layer(CallMetricsLayer::new(telemetry, target.clone()).boxed())
                     .map_result(status_response)
                     .layer(route::RouteLayer::new(core.clone()))
                     .layer(fault::ClientFaults::layer(core.clone()))
                     .layer(timeout::DeadlineLayer::new(core.clone()))
                     .layer(retry::RetryLayer::new(core.clone()))
-                    .map_response(|r: Response<_>| r.map(rebox))
-                    .layer(AttemptMetricsLayer::new(telemetry, target))
+                    .layer(AttemptMetricsLayer::new(telemetry, target).boxed())
                     .service(below_retry),
             )
         } else {
@@ -375,13 +373,3 @@ impl fmt::Debug for ResponseFuture {
 
 #[cfg(test)]
 mod tests;
-
-/// A telemetry-wrapped body as tonic's body: boxed once as tonic's own box type, so tonic
-/// neither boxes it again nor wraps it to map errors (the wrapped body's errors are statuses).
-fn rebox<B>(body: B) -> Body
-where
-    B: http_body::Body<Data = bytes::Bytes, Error = tonic::Status> + Send + 'static,
-{
-    use http_body_util::BodyExt as _;
-    Body::new(body.boxed_unsync())
-}

@@ -90,7 +90,9 @@ pub mod status;
 pub use attempt::{
     AttemptBody, AttemptFinish, AttemptFuture, AttemptMetrics, AttemptMetricsLayer, BoxError,
 };
-pub use body::{Finish, Outcome, RequestBody, ResponseBody, ResponseFuture};
+pub use body::{
+    Boxed, Finish, Outcome, Plain, RequestBody, ResponseBody, ResponseFuture, WrapBody,
+};
 pub use builder::{SCOPE_NAME, TelemetryBuilder};
 pub use call::{CallBody, CallFinish, CallFuture, CallMetrics, CallMetricsLayer};
 pub use error::TelemetryError;

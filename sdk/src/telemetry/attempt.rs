@@ -9,6 +9,7 @@
 //! With optional labels on, an [`LbLabelSlot`] the pick layer fills adds `grpc.lb.locality` /
 //! `grpc.lb.backend_service` (see `lb_labels`). The inner service receives a `tonic::body::Body`.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -20,7 +21,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use super::body::{self, Finish, Outcome};
+use super::body::{self, Boxed, Finish, Outcome, Plain, WrapBody};
 use super::clock;
 use super::counter::SharedCount;
 use super::entries::ClientEntry;
@@ -33,17 +34,40 @@ use super::spans::{self, AttemptInfo, CallSpan};
 /// Boxed error type of request bodies (what tonic uses).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Layer adding attempt metrics, the attempt span and `traceparent` injection.
-#[derive(Debug, Clone)]
-pub struct AttemptMetricsLayer {
+/// Layer adding attempt metrics, the attempt span and `traceparent` injection. `W` says how the
+/// response body is handed on: as [`AttemptBody`] ([`Plain`]) or boxed as `tonic::body::Body`
+/// ([`Boxed`], see [`AttemptMetricsLayer::boxed`]).
+#[derive(Debug)]
+pub struct AttemptMetricsLayer<W = Plain> {
     state: Option<Arc<ClientState>>,
+    wrap: PhantomData<fn() -> W>,
 }
 
 /// The service made by [`AttemptMetricsLayer`].
-#[derive(Debug, Clone)]
-pub struct AttemptMetrics<S> {
+#[derive(Debug)]
+pub struct AttemptMetrics<S, W = Plain> {
     inner: S,
     state: Option<Arc<ClientState>>,
+    wrap: PhantomData<fn() -> W>,
+}
+
+impl<W> Clone for AttemptMetricsLayer<W> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            wrap: PhantomData,
+        }
+    }
+}
+
+impl<S: Clone, W> Clone for AttemptMetrics<S, W> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            state: self.state.clone(),
+            wrap: PhantomData,
+        }
+    }
 }
 
 /// What the attempt layer records when an attempt ends.
@@ -66,30 +90,42 @@ impl AttemptMetricsLayer {
     pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
         Self {
             state: handoff::client_state(telemetry, &target.into()),
+            wrap: PhantomData,
+        }
+    }
+
+    /// The same layer with its response bodies boxed as `tonic::body::Body` (for stacks that
+    /// erase their body type): boxed in the layer's future, with no `map_response` around it.
+    pub fn boxed(self) -> AttemptMetricsLayer<Boxed> {
+        AttemptMetricsLayer {
+            state: self.state,
+            wrap: PhantomData,
         }
     }
 }
 
-impl<S> Layer<S> for AttemptMetricsLayer {
-    type Service = AttemptMetrics<S>;
+impl<S, W> Layer<S> for AttemptMetricsLayer<W> {
+    type Service = AttemptMetrics<S, W>;
 
     fn layer(&self, inner: S) -> Self::Service {
         AttemptMetrics {
             inner,
             state: self.state.clone(),
+            wrap: PhantomData,
         }
     }
 }
 
-impl<S, B, RB> Service<Request<B>> for AttemptMetrics<S>
+impl<S, B, RB, W> Service<Request<B>> for AttemptMetrics<S, W>
 where
     S: Service<Request<tonic::body::Body>, Response = Response<RB>>,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
+    W: WrapBody<RB, AttemptFinish>,
 {
-    type Response = Response<AttemptBody<RB>>;
+    type Response = Response<W::Body>;
     type Error = S::Error;
-    type Future = AttemptFuture<S::Future>;
+    type Future = body::ResponseFuture<S::Future, AttemptFinish, W>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -48,6 +48,9 @@ pub trait Finish: Send + 'static {
     fn wants_message(&self) -> bool {
         true
     }
+    /// Whether [`Outcome::response_bytes`] is wanted. A layer that records no sizes (the call
+    /// layer) sets `false`: its body then skips parsing the message framing (0 bytes reported).
+    const COUNTS_BYTES: bool = true;
     /// Called exactly once, when the RPC ends.
     fn finish(self, outcome: Outcome);
 }
@@ -139,7 +142,9 @@ where
         match &polled {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    watch.frames.feed(data);
+                    if F::COUNTS_BYTES {
+                        watch.frames.feed(data);
+                    }
                 } else if let Some(trailers) = frame.trailers_ref() {
                     let code = status::from_trailers(Some(trailers));
                     watch.end(code, || status::message(trailers), || scope.end());
@@ -235,37 +240,77 @@ where
     }
 }
 
-pin_project! {
-    /// The future of a telemetry layer: resolves to the response with its body watched. Dropped
-    /// before the response head arrives, it reports `CANCELLED`.
-    pub struct ResponseFuture<Fut, F: Finish> {
-        #[pin]
-        inner: Fut,
-        watch: Option<Watch<F>>,
+/// How a telemetry layer hands its watched response body on: as is ([`Plain`], the default)
+/// or boxed as `tonic::body::Body` ([`Boxed`]).
+pub trait WrapBody<B, F: Finish> {
+    /// The response body the layer's service returns.
+    type Body;
+    /// Wraps the watched body.
+    fn wrap(body: ResponseBody<B, F>) -> Self::Body;
+}
+
+/// The watched body as is: `ResponseBody<B, F>`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+/// The watched body boxed once as `tonic::body::Body` (what stacks that erase their body type
+/// need), in the layer's own future: no extra `map_response` future or response move.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Boxed;
+
+impl<B, F: Finish> WrapBody<B, F> for Plain {
+    type Body = ResponseBody<B, F>;
+    fn wrap(body: ResponseBody<B, F>) -> Self::Body {
+        body
     }
 }
 
-impl<Fut, F: Finish> ResponseFuture<Fut, F> {
+impl<B, F> WrapBody<B, F> for Boxed
+where
+    B: Body<Data = Bytes, Error = Status> + Send + 'static,
+    F: Finish,
+{
+    type Body = tonic::body::Body;
+    fn wrap(body: ResponseBody<B, F>) -> tonic::body::Body {
+        tonic::body::Body::new(body.boxed_unsync())
+    }
+}
+
+pin_project! {
+    /// The future of a telemetry layer: resolves to the response with its body watched (and
+    /// wrapped by `W`, see [`WrapBody`]). Dropped before the response head arrives, it reports
+    /// `CANCELLED`.
+    pub struct ResponseFuture<Fut, F: Finish, W = Plain> {
+        #[pin]
+        inner: Fut,
+        watch: Option<Watch<F>>,
+        wrap: std::marker::PhantomData<fn() -> W>,
+    }
+}
+
+impl<Fut, F: Finish, W> ResponseFuture<Fut, F, W> {
     pub(crate) fn new(inner: Fut, finish: Option<F>) -> Self {
         Self {
             inner,
             watch: finish.map(Watch::new),
+            wrap: std::marker::PhantomData,
         }
     }
 }
 
-impl<Fut, B, E, F> Future for ResponseFuture<Fut, F>
+impl<Fut, B, E, F, W> Future for ResponseFuture<Fut, F, W>
 where
     Fut: Future<Output = Result<Response<B>, E>>,
     F: Finish,
+    W: WrapBody<B, F>,
 {
-    type Output = Result<Response<ResponseBody<B, F>>, E>;
+    type Output = Result<Response<W::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         let Some(mut watch) = this.watch.take() else {
-            return Poll::Ready(result.map(|r| r.map(ResponseBody::passthrough)));
+            return Poll::Ready(result.map(|r| r.map(|b| W::wrap(ResponseBody::passthrough(b)))));
         };
         match result {
             Ok(response) => {
@@ -276,9 +321,11 @@ where
                 if watch.head.is_some() && watch.wants_message() {
                     watch.head_message = status::message(response.headers()).map(Box::from);
                 }
-                Poll::Ready(Ok(response.map(|inner| ResponseBody {
-                    inner,
-                    watch: Some(watch),
+                Poll::Ready(Ok(response.map(|inner| {
+                    W::wrap(ResponseBody {
+                        inner,
+                        watch: Some(watch),
+                    })
                 })))
             }
             Err(e) => {

@@ -5,7 +5,9 @@
 //! straight from the URI, no allocation) → an entry holding the `grpc.method` value and, per
 //! status code, OpenTelemetry bound instruments (`Counter::bind` / `Histogram::bind`, the SDK's
 //! `experimental_metrics_bound_instruments`) for that method and the layer's target. The map is
-//! read-mostly: readers load an `ArcSwap`, a miss copies the map once. Paths the method registry
+//! read-mostly: the first few paths are found by comparing them in order (no hashing, no
+//! loads beyond one atomic read per slot); the rest by loading an `ArcSwap` of a hashed map, and
+//! a miss copies the map once. Paths the method registry
 //! records as `other` share one entry and are never cached by path, and the cache stops growing
 //! at [`MAX_CACHED_PATHS`], so a peer sending arbitrary paths cannot grow it. Bound series stay
 //! alive as long as their layer (they would under cumulative export anyway).
@@ -29,8 +31,15 @@ pub(crate) const MAX_CACHED_PATHS: usize = 512;
 /// How many gRPC status codes there are (`OK` = 0 … `UNAUTHENTICATED` = 16).
 const CODES: usize = 17;
 
+/// How many paths a cache also keeps in its scan slots (a channel or server usually serves a
+/// handful of methods; comparing a few short strings costs less than hashing one and loading the
+/// map).
+const SCAN_SLOTS: usize = 8;
+
 /// Request path → per-method entry, read without locks; see the module docs.
 pub(crate) struct PathCache<E> {
+    /// The first [`SCAN_SLOTS`] cached paths, filled in order (no holes), never changed once set.
+    slots: [OnceLock<(Box<str>, Arc<E>)>; SCAN_SLOTS],
     paths: ArcSwap<HashMap<Box<str>, Arc<E>, PathHash>>,
     other: OnceLock<Arc<E>>,
 }
@@ -64,6 +73,7 @@ impl Hasher for PathHasher {
 impl<E> PathCache<E> {
     pub(crate) fn new() -> Self {
         Self {
+            slots: std::array::from_fn(|_| OnceLock::new()),
             paths: ArcSwap::from_pointee(HashMap::with_hasher(PathHash(fastrand::u64(..)))),
             other: OnceLock::new(),
         }
@@ -72,6 +82,24 @@ impl<E> PathCache<E> {
     /// The entry of `path`. On a miss, `attribute` gives the path's `grpc.method` value and
     /// `make` builds the entry from it.
     pub(crate) fn get(
+        &self,
+        path: &str,
+        attribute: impl FnOnce(&str) -> Value,
+        make: impl FnOnce(Value) -> E,
+    ) -> Arc<E> {
+        for slot in &self.slots {
+            match slot.get() {
+                Some((cached, entry)) if **cached == *path => return entry.clone(),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        self.get_slow(path, attribute, make)
+    }
+
+    /// [`get`](Self::get) past the scan slots: the hashed map, or a new entry.
+    #[inline(never)]
+    fn get_slow(
         &self,
         path: &str,
         attribute: impl FnOnce(&str) -> Value,
@@ -97,12 +125,32 @@ impl<E> PathCache<E> {
         });
         // `rcu` returns the map it replaced; the new one holds our entry or a racing thread's.
         drop(stored);
-        self.paths.load().get(path).cloned().unwrap_or(entry)
+        let entry = self.paths.load().get(path).cloned().unwrap_or(entry);
+        self.remember(path, &entry);
+        entry
+    }
+
+    /// Puts a cached path into the first free scan slot, unless a slot holds it already (a
+    /// racing thread) or all are taken.
+    fn remember(&self, path: &str, entry: &Arc<E>) {
+        for slot in &self.slots {
+            if slot.get().is_none() && slot.set((Box::from(path), entry.clone())).is_ok() {
+                return;
+            }
+            if slot.get().is_some_and(|(cached, _)| **cached == *path) {
+                return;
+            }
+        }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.paths.load().len()
+    }
+
+    #[cfg(test)]
+    fn slots_used(&self) -> usize {
+        self.slots.iter().filter(|s| s.get().is_some()).count()
     }
 }
 
@@ -169,6 +217,33 @@ mod tests {
             assert_eq!(*entry, format!("pkg.S/M{i}"));
         }
         assert_eq!(cache.len(), MAX_CACHED_PATHS);
+    }
+
+    #[test]
+    fn the_first_paths_are_scanned_the_rest_hashed_and_both_give_one_entry() {
+        let cache: PathCache<String> = PathCache::new();
+        let make = |v: Value| v.as_str().into_owned();
+        cache.get("/evil/x", attribute, make);
+        assert_eq!(cache.slots_used(), 0, "`other` paths take no slot");
+        let paths: Vec<String> = (0..SCAN_SLOTS + 3)
+            .map(|i| format!("/pkg.S/M{i}"))
+            .collect();
+        let first: Vec<Arc<String>> = paths
+            .iter()
+            .map(|p| cache.get(p, attribute, make))
+            .collect();
+        assert_eq!(cache.slots_used(), SCAN_SLOTS);
+        assert_eq!(cache.len(), SCAN_SLOTS + 3);
+        for (path, entry) in paths.iter().zip(&first) {
+            let again = cache.get(path, |_| panic!("cached path recomputed"), make);
+            assert!(
+                Arc::ptr_eq(entry, &again),
+                "{path}: one entry whether scanned or hashed"
+            );
+            assert_eq!(*again, path[1..]);
+        }
+        // A path that is a prefix of a cached one is a different path.
+        assert_eq!(*cache.get("/pkg.S/M", attribute, make), "pkg.S/M");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! and hands it to the attempt layer below through a request extension. It does not count sizes
 //! (attempts do) and does not touch the request body.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -14,24 +15,47 @@ use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::body::{self, Finish, Outcome};
+use super::body::{self, Boxed, Finish, Outcome, Plain, WrapBody};
 use super::clock;
 use super::entries::ClientEntry;
 use super::handle::Telemetry;
 use super::handoff::{self, ClientState, Offer};
 use super::spans::{self, CallSpan};
 
-/// Layer adding call metrics and the call span around a client service.
-#[derive(Debug, Clone)]
-pub struct CallMetricsLayer {
+/// Layer adding call metrics and the call span around a client service. `W` says how the
+/// response body is handed on: as [`CallBody`] ([`Plain`]) or boxed as `tonic::body::Body`
+/// ([`Boxed`], see [`CallMetricsLayer::boxed`]).
+#[derive(Debug)]
+pub struct CallMetricsLayer<W = Plain> {
     state: Option<Arc<ClientState>>,
+    wrap: PhantomData<fn() -> W>,
 }
 
 /// The service made by [`CallMetricsLayer`].
-#[derive(Debug, Clone)]
-pub struct CallMetrics<S> {
+#[derive(Debug)]
+pub struct CallMetrics<S, W = Plain> {
     inner: S,
     state: Option<Arc<ClientState>>,
+    wrap: PhantomData<fn() -> W>,
+}
+
+impl<W> Clone for CallMetricsLayer<W> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            wrap: PhantomData,
+        }
+    }
+}
+
+impl<S: Clone, W> Clone for CallMetrics<S, W> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            state: self.state.clone(),
+            wrap: PhantomData,
+        }
+    }
 }
 
 /// What the call layer records when a call ends.
@@ -55,28 +79,40 @@ impl CallMetricsLayer {
     pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
         Self {
             state: handoff::client_state(telemetry, &target.into()),
+            wrap: PhantomData,
+        }
+    }
+
+    /// The same layer with its response bodies boxed as `tonic::body::Body` (for stacks that
+    /// erase their body type): boxed in the layer's future, with no `map_response` around it.
+    pub fn boxed(self) -> CallMetricsLayer<Boxed> {
+        CallMetricsLayer {
+            state: self.state,
+            wrap: PhantomData,
         }
     }
 }
 
-impl<S> Layer<S> for CallMetricsLayer {
-    type Service = CallMetrics<S>;
+impl<S, W> Layer<S> for CallMetricsLayer<W> {
+    type Service = CallMetrics<S, W>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CallMetrics {
             inner,
             state: self.state.clone(),
+            wrap: PhantomData,
         }
     }
 }
 
-impl<S, B, RB> Service<Request<B>> for CallMetrics<S>
+impl<S, B, RB, W> Service<Request<B>> for CallMetrics<S, W>
 where
     S: Service<Request<B>, Response = Response<RB>>,
+    W: WrapBody<RB, CallFinish>,
 {
-    type Response = Response<CallBody<RB>>;
+    type Response = Response<W::Body>;
     type Error = S::Error;
-    type Future = CallFuture<S::Future>;
+    type Future = body::ResponseFuture<S::Future, CallFinish, W>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -107,6 +143,9 @@ where
 }
 
 impl Finish for CallFinish {
+    /// `grpc.client.call.*` has no size instruments.
+    const COUNTS_BYTES: bool = false;
+
     fn wants_message(&self) -> bool {
         self.span.is_some()
     }
