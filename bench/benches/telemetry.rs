@@ -216,14 +216,13 @@ fn main() {
             ("client + server", Side::Both),
         ];
         if let Ok(arm) = std::env::var("MESHWORK_BENCH_LOOPBACK") {
-            let mesh = arm.starts_with("mesh-");
-            let floor = arm.strip_prefix("floor").map(|rest| rest != "-off");
+            let pair = loopback::Pair::from_arm(&arm);
             let t = if arm.ends_with("off") { &off } else { &metrics };
             let n = std::env::var("MESHWORK_BENCH_RPCS")
                 .ok()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(if full_run() { 100_000 } else { 30 });
-            match loopback::single(t, loopback::Side::from_env(), mesh, floor, n).await {
+            match loopback::single(t, loopback::Side::from_env(), pair, n).await {
                 Ok(cpu) => println!(
                     "loopback {arm}: {:.0} CPU ns/RPC (client thread {:.0}, server thread {:.0})",
                     cpu.total,
@@ -293,6 +292,19 @@ fn main() {
                 ),
                 Err(e) => {
                     eprintln!("MeshChannel loopback arm failed: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        if only.is_none() && std::env::var("MESHWORK_BENCH_AA").is_err() {
+            let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
+            match loopback::run_one_layer(&metrics, n, blocks).await {
+                Ok(r) => println!(
+                    "loopback tonic greeter, one AttemptMetricsLayer::with_call for call + attempt, CPU ns/RPC:\n{}",
+                    r.lines()
+                ),
+                Err(e) => {
+                    eprintln!("one-layer loopback arm failed: {e}");
                     std::process::exit(1);
                 }
             }

@@ -55,11 +55,15 @@
 //! let telemetry = Telemetry::from_env()?;
 //! let target = "dns:///localhost:50051";
 //! let channel = tonic::transport::Endpoint::from_static("http://localhost:50051").connect_lazy();
+//! // With a retry layer of your own, the call layer goes outside it, the attempt layer inside:
+//! //     .layer(CallMetricsLayer::new(&telemetry, target))
+//! //     .layer(your_retry_layer)
+//! //     .layer(AttemptMetricsLayer::new(&telemetry, target))
+//! // A channel that never retries makes one attempt per call: one layer records both.
 //! let channel = tower::ServiceBuilder::new()
-//!     .layer(CallMetricsLayer::new(&telemetry, target))
-//!     .layer(AttemptMetricsLayer::new(&telemetry, target))
+//!     .layer(AttemptMetricsLayer::with_call(&telemetry, target))
 //!     .service(channel);
-//! # let _ = channel; Ok(()) }
+//! # let _ = (channel, CallMetricsLayer::new(&telemetry, target)); Ok(()) }
 //! ```
 
 mod attempt;

@@ -18,7 +18,9 @@ use meshwork::channel::MeshChannel;
 use tower::Layer as _;
 
 use crate::floor::{Floor, FloorLayer};
-use meshwork::telemetry::{AttemptMetricsLayer, CallMetricsLayer, ServerMetricsLayer, Telemetry};
+use meshwork::telemetry::{
+    AttemptMetrics, AttemptMetricsLayer, CallMetricsLayer, ServerMetricsLayer, Telemetry,
+};
 use meshwork::xds::resource::route::RetryPolicy;
 use meshwork_proto::helloworld::greeter_client::GreeterClient;
 use meshwork_proto::helloworld::greeter_server::{Greeter, GreeterServer};
@@ -326,8 +328,7 @@ where
 pub async fn single(
     telemetry: &Telemetry,
     side: Side,
-    mesh: bool,
-    floor: Option<bool>,
+    pair: Pair,
     n: u32,
 ) -> Result<Cpu, BoxError> {
     SAME_THREAD.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -337,19 +338,67 @@ pub async fn single(
         Side::Client => (telemetry, &off),
         Side::Server => (&off, telemetry),
     };
-    if let Some(on) = floor {
-        let mut client = floor_arm(on).await?;
-        segment(&mut client, n / 4 + 1).await?;
-        return segment(&mut client, n).await;
+    match pair {
+        Pair::Floor(on) => measure(floor_arm(on).await?, n).await,
+        Pair::Mesh => measure(split_mesh_arm(client_t, server_t).await?, n).await,
+        Pair::OneLayer => measure(one_layer_arm(client_t, server_t).await?, n).await,
+        Pair::Tonic => measure(split_arm(client_t, server_t).await?, n).await,
     }
-    if mesh {
-        let mut client = split_mesh_arm(client_t, server_t).await?;
-        segment(&mut client, n / 4 + 1).await?;
-        return segment(&mut client, n).await;
+}
+
+/// Which client a single-arm run drives.
+#[derive(Clone, Copy, Debug)]
+pub enum Pair {
+    /// A tonic channel under the call and attempt layers.
+    Tonic,
+    /// A tonic channel under one `AttemptMetricsLayer::with_call`.
+    OneLayer,
+    /// A `MeshChannel`.
+    Mesh,
+    /// A tonic channel under the observation floor layer, on or off.
+    Floor(bool),
+}
+
+impl Pair {
+    /// From a `MESHWORK_BENCH_LOOPBACK` arm name: `off|metrics`, `one-off|one`,
+    /// `mesh-off|mesh-metrics`, `floor-off|floor`.
+    pub fn from_arm(arm: &str) -> Self {
+        if arm.starts_with("mesh-") {
+            Self::Mesh
+        } else if arm.starts_with("one") {
+            Self::OneLayer
+        } else if let Some(rest) = arm.strip_prefix("floor") {
+            Self::Floor(rest != "-off")
+        } else {
+            Self::Tonic
+        }
     }
-    let mut client = split_arm(client_t, server_t).await?;
+}
+
+/// Warms `client` up, then measures `n` RPCs.
+async fn measure<C>(mut client: GreeterClient<C>, n: u32) -> Result<Cpu, BoxError>
+where
+    C: GrpcService<tonic::body::Body>,
+    C::Error: Into<BoxError>,
+    C::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <C::ResponseBody as http_body::Body>::Error: Into<BoxError> + Send,
+{
     segment(&mut client, n / 4 + 1).await?;
     segment(&mut client, n).await
+}
+
+/// A greeter server with `server`'s layer and a tonic channel under one
+/// `AttemptMetricsLayer::with_call` (call and attempt in one layer) with `client`'s telemetry.
+async fn one_layer_arm(
+    client: &Telemetry,
+    server: &Telemetry,
+) -> Result<GreeterClient<AttemptMetrics<tonic::transport::Channel>>, BoxError> {
+    let addr = serve_greeter(server)?;
+    let channel = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    let layer = AttemptMetricsLayer::with_call(client, format!("dns:///{addr}"));
+    Ok(GreeterClient::new(layer.layer(channel)))
 }
 
 /// Runs `blocks` ABBA blocks of `n` RPCs per segment; `on` is the measured arm's telemetry on
@@ -368,6 +417,21 @@ pub async fn run(on: &Telemetry, side: Side, n: u32, blocks: usize) -> Result<Re
 pub async fn run_mesh(on: &Telemetry, n: u32, blocks: usize) -> Result<Report, BoxError> {
     let off = Telemetry::disabled();
     abba([mesh_arm(&off).await?, mesh_arm(on).await?], n, blocks).await
+}
+
+/// Like [`run`] with one `AttemptMetricsLayer::with_call` on the client instead of the call and
+/// attempt layers; telemetry on both sides.
+pub async fn run_one_layer(on: &Telemetry, n: u32, blocks: usize) -> Result<Report, BoxError> {
+    let off = Telemetry::disabled();
+    abba(
+        [
+            one_layer_arm(&off, &off).await?,
+            one_layer_arm(on, on).await?,
+        ],
+        n,
+        blocks,
+    )
+    .await
 }
 
 /// Like [`run`] with the observation floor (`floor.rs`) on the client of the measured arm and

@@ -40,6 +40,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug)]
 pub struct AttemptMetricsLayer<W = Plain> {
     state: Option<Arc<ClientState>>,
+    /// Also the call layer (a stack that never retries; see [`AttemptMetricsLayer::with_call`]).
+    with_call: bool,
     wrap: PhantomData<fn() -> W>,
 }
 
@@ -48,6 +50,7 @@ pub struct AttemptMetricsLayer<W = Plain> {
 pub struct AttemptMetrics<S, W = Plain> {
     inner: S,
     state: Option<Arc<ClientState>>,
+    with_call: bool,
     wrap: PhantomData<fn() -> W>,
 }
 
@@ -55,6 +58,7 @@ impl<W> Clone for AttemptMetricsLayer<W> {
     fn clone(&self) -> Self {
         Self {
             state: self.state.clone(),
+            with_call: self.with_call,
             wrap: PhantomData,
         }
     }
@@ -65,6 +69,7 @@ impl<S: Clone, W> Clone for AttemptMetrics<S, W> {
         Self {
             inner: self.inner.clone(),
             state: self.state.clone(),
+            with_call: self.with_call,
             wrap: PhantomData,
         }
     }
@@ -78,6 +83,9 @@ pub struct AttemptFinish {
     lb: Option<(LbLabelSlot, OptionalLabels)>,
     /// Boxed: most RPCs have no span, and the finish is moved with every response.
     span: Option<Box<tracing::Span>>,
+    /// This layer is also the call layer: the call's span when spans are on (see
+    /// [`AttemptMetricsLayer::with_call`]).
+    call: Option<Option<Box<tracing::Span>>>,
 }
 
 /// The attempt layer's response future.
@@ -90,7 +98,22 @@ impl AttemptMetricsLayer {
     pub fn new(telemetry: &Telemetry, target: impl Into<String>) -> Self {
         Self {
             state: handoff::client_state(telemetry, &target.into()),
+            with_call: false,
             wrap: PhantomData,
+        }
+    }
+
+    /// Call and attempt telemetry in one layer, for a client stack that never retries (a plain
+    /// tonic channel): every call is exactly one attempt, so one observation records both —
+    /// `grpc.client.call.duration` with the attempt's four instruments, and a call span with
+    /// its attempt span under it. Half the per-RPC work of a [`CallMetricsLayer`] over this
+    /// layer. Do not put it under a retry layer: each retry would count as a call.
+    ///
+    /// [`CallMetricsLayer`]: super::CallMetricsLayer
+    pub fn with_call(telemetry: &Telemetry, target: impl Into<String>) -> Self {
+        Self {
+            with_call: true,
+            ..Self::new(telemetry, target)
         }
     }
 
@@ -99,6 +122,7 @@ impl AttemptMetricsLayer {
     pub fn boxed(self) -> AttemptMetricsLayer<Boxed> {
         AttemptMetricsLayer {
             state: self.state,
+            with_call: self.with_call,
             wrap: PhantomData,
         }
     }
@@ -111,6 +135,7 @@ impl<S, W> Layer<S> for AttemptMetricsLayer<W> {
         AttemptMetrics {
             inner,
             state: self.state.clone(),
+            with_call: self.with_call,
             wrap: PhantomData,
         }
     }
@@ -143,8 +168,13 @@ where
             .and_then(|o| o.entry_for(state))
             .unwrap_or_else(|| state.entry(req.uri().path()));
         entry.start_attempt();
+        let call_span = (self.with_call && t.spans.is_some())
+            .then(|| spans::call(&entry.method))
+            .flatten();
         let span = t.spans.is_some().then(|| {
-            let parent = req.extensions().get::<CallSpan>().map(|c| &c.0);
+            let parent = call_span
+                .as_ref()
+                .or_else(|| req.extensions().get::<CallSpan>().map(|c| &c.0));
             let info = req.extensions().get::<AttemptInfo>().copied();
             spans::attempt(&entry.method, parent, info.unwrap_or_default())
         });
@@ -167,6 +197,7 @@ where
             sent,
             lb,
             span,
+            call: self.with_call.then(|| call_span.map(Box::new)),
         };
         body::ResponseFuture::new(self.inner.call(req), Some(finish))
     }
@@ -174,7 +205,7 @@ where
 
 impl Finish for AttemptFinish {
     fn wants_message(&self) -> bool {
-        self.span.is_some()
+        self.span.is_some() || matches!(self.call, Some(Some(_)))
     }
 
     fn finish(self, outcome: Outcome) {
@@ -189,6 +220,12 @@ impl Finish for AttemptFinish {
             .record_attempt(outcome.code, secs, sent, rcvd, &lb);
         if let Some(span) = &self.span {
             spans::end(span, &outcome);
+        }
+        if let Some(call_span) = &self.call {
+            self.entry.record_call(outcome.code, secs);
+            if let Some(span) = call_span {
+                spans::end(span, &outcome);
+            }
         }
     }
 }

@@ -353,3 +353,34 @@ async fn call_and_attempt_layers_of_a_target_share_entries_and_the_start() {
     let started = "grpc_client_attempt_started_total";
     assert_eq!(sample(&text, started, &ok[..1]), Some(1.0), "{text}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn one_layer_records_the_call_and_its_one_attempt() {
+    let t = telemetry();
+    let svc = AttemptMetricsLayer::with_call(&t, "dns:///one:1").layer(service_fn(|r| {
+        handler(r, Duration::from_millis(30), 7, "5")
+    }));
+    let response = svc.oneshot(request("/pkg.Svc/Do", 10)).await;
+    drain(
+        response
+            .map(Response::into_body)
+            .unwrap_or_else(|e| match e {}),
+    )
+    .await;
+    let text = t.prometheus_text();
+    let labels = [
+        "grpc_method=\"pkg.Svc/Do\"",
+        "grpc_status=\"NOT_FOUND\"",
+        "grpc_target=\"dns:///one:1\"",
+    ];
+    let call = sample(&text, "grpc_client_call_duration_seconds_sum", &labels);
+    assert_eq!(call, Some(0.03), "{text}");
+    let attempt = sample(&text, "grpc_client_attempt_duration_seconds_sum", &labels);
+    assert_eq!(attempt, call, "{text}");
+    let calls = sample(&text, "grpc_client_call_duration_seconds_count", &labels);
+    assert_eq!(calls, Some(1.0), "{text}");
+    let sent = "grpc_client_attempt_sent_total_compressed_message_size_bytes_sum";
+    assert_eq!(sample(&text, sent, &labels), Some(10.0), "{text}");
+    let started = "grpc_client_attempt_started_total";
+    assert_eq!(sample(&text, started, &labels[..1]), Some(1.0), "{text}");
+}

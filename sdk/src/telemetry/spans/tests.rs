@@ -36,6 +36,17 @@ fn traced() -> (Telemetry, InMemorySpanExporter) {
 /// handler opens a span of its own. Returns whether the server saw a `traceparent`, and whether
 /// the handler found an [`OtelContext`].
 async fn one_call(t: &Telemetry, path: &str, code: &'static str) -> (bool, bool) {
+    one_call_through(t, path, code, false).await
+}
+
+/// [`one_call`] through the client's two layers, or (`single`) through one
+/// `AttemptMetricsLayer::with_call`.
+async fn one_call_through(
+    t: &Telemetry,
+    path: &str,
+    code: &'static str,
+    single: bool,
+) -> (bool, bool) {
     let seen = AtomicBool::new(false);
     let has_context = AtomicBool::new(false);
     let server = ServerMetricsLayer::new(t).layer(service_fn(|r: Request<tonic::body::Body>| {
@@ -44,16 +55,24 @@ async fn one_call(t: &Telemetry, path: &str, code: &'static str) -> (bool, bool)
         let inner = tracing::info_span!("app.handler_work");
         handler(r, Duration::ZERO, 1, code).instrument(inner)
     }));
-    let client = ServiceBuilder::new()
-        .layer(CallMetricsLayer::new(t, "dns:///svc:1"))
-        .layer(AttemptMetricsLayer::new(t, "dns:///svc:1"))
-        .service(service_fn(|r: Request<tonic::body::Body>| {
-            let server = server.clone();
-            seen.store(r.headers().contains_key("traceparent"), Ordering::Relaxed);
-            async move { server.oneshot(r).await }
-        }));
-    let Ok(response) = client.oneshot(request(path, 2)).await;
-    drain(response.into_body()).await;
+    let transport = service_fn(|r: Request<tonic::body::Body>| {
+        let server = server.clone();
+        seen.store(r.headers().contains_key("traceparent"), Ordering::Relaxed);
+        async move { server.oneshot(r).await }
+    });
+    let target = "dns:///svc:1";
+    if single {
+        let client = AttemptMetricsLayer::with_call(t, target).layer(transport);
+        let Ok(response) = client.oneshot(request(path, 2)).await;
+        drain(response.into_body()).await;
+    } else {
+        let client = ServiceBuilder::new()
+            .layer(CallMetricsLayer::new(t, target))
+            .layer(AttemptMetricsLayer::new(t, target))
+            .service(transport);
+        let Ok(response) = client.oneshot(request(path, 2)).await;
+        drain(response.into_body()).await;
+    }
     (
         seen.load(Ordering::Relaxed),
         has_context.load(Ordering::Relaxed),
@@ -76,12 +95,24 @@ fn attr(span: &SpanData, key: &str) -> Option<Value> {
 
 #[tokio::test]
 async fn app_call_attempt_server_and_handler_spans_form_one_trace() {
+    one_trace(false).await;
+}
+
+#[tokio::test]
+async fn one_layer_doing_call_and_attempt_makes_the_same_trace() {
+    one_trace(true).await;
+}
+
+/// Checks the spans of one call through the two client layers, or one `with_call` layer.
+async fn one_trace(single: bool) {
     let (t, exporter) = traced();
     let subscriber = tracing_subscriber::registry().with(t.tracing_layer());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = tracing::info_span!("app.checkout");
-    let (propagated, has_context) = one_call(&t, "/pkg.Svc/Do", "0").instrument(app).await;
+    let (propagated, has_context) = one_call_through(&t, "/pkg.Svc/Do", "0", single)
+        .instrument(app)
+        .await;
     assert!(propagated, "the attempt injects traceparent");
     assert!(has_context, "handlers see the server span's OTel context");
 
