@@ -106,8 +106,9 @@ impl AttemptMetricsLayer {
     /// Call and attempt telemetry in one layer, for a client stack that never retries (a plain
     /// tonic channel): every call is exactly one attempt, so one observation records both —
     /// `grpc.client.call.duration` with the attempt's four instruments, and a call span with
-    /// its attempt span under it. Half the per-RPC work of a [`CallMetricsLayer`] over this
-    /// layer. Do not put it under a retry layer: each retry would count as a call.
+    /// its attempt span under it. One future and body wrapper per RPC instead of the two of a
+    /// [`CallMetricsLayer`] over this layer. Do not put it under a retry layer (each retry
+    /// would count as a call) or under a `CallMetricsLayer` (calls would count twice).
     ///
     /// [`CallMetricsLayer`]: super::CallMetricsLayer
     pub fn with_call(telemetry: &Telemetry, target: impl Into<String>) -> Self {
