@@ -185,6 +185,17 @@ async fn run(telemetry: &Telemetry, side: Side, n: u32) -> f64 {
     }
 }
 
+/// Prints one loopback pair's report, or exits with its error.
+fn report(label: &str, result: Result<loopback::Report, loopback::BoxError>) {
+    match result {
+        Ok(r) => println!("loopback {label}:\n{}", r.lines()),
+        Err(e) => {
+            eprintln!("loopback arm failed ({label}): {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 fn main() {
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -224,10 +235,8 @@ fn main() {
                 .unwrap_or(if full_run() { 100_000 } else { 30 });
             match loopback::single(t, loopback::Side::from_env(), pair, n).await {
                 Ok(cpu) => println!(
-                    "loopback {arm}: {:.0} CPU ns/RPC (client thread {:.0}, server thread {:.0})",
-                    cpu.total,
-                    cpu.client,
-                    cpu.server()
+                    "loopback {arm}: {:.0} CPU ns/RPC (client and server on this thread)",
+                    cpu.total
                 ),
                 Err(e) => eprintln!("loopback arm failed: {e}"),
             }
@@ -265,63 +274,34 @@ fn main() {
             );
         }
         drop(spans_subscriber);
-        if only.is_none() {
-            let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
-            // A/A control: the measured arm with telemetry off too (its ratio is the bias).
-            let aa = std::env::var("MESHWORK_BENCH_AA").is_ok();
-            let side = loopback::Side::from_env();
-            let on = if aa { &off } else { &metrics };
-            println!("loopback measured arm: {side:?} side(s){}", if aa { ", A/A control (telemetry off)" } else { "" });
-            match loopback::run(on, side, n, blocks).await {
-                Ok(r) => println!(
-                    "loopback tonic greeter, CPU ns/RPC (getrusage, {blocks} ABBA blocks × 2 × {n} RPCs per arm):\n{}",
-                    r.lines()
-                ),
-                Err(e) => {
-                    eprintln!("loopback arm failed: {e}");
-                    std::process::exit(1);
-                }
-            }
+        if only.is_some() {
+            return;
         }
-        if only.is_none() && std::env::var("MESHWORK_BENCH_AA").is_err() {
-            let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
-            match loopback::run_mesh(&metrics, n, blocks).await {
-                Ok(r) => println!(
-                    "loopback greeter through a MeshChannel (round robin, retry policy armed), CPU ns/RPC:\n{}",
-                    r.lines()
-                ),
-                Err(e) => {
-                    eprintln!("MeshChannel loopback arm failed: {e}");
-                    std::process::exit(1);
-                }
-            }
+        let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
+        // A/A control: the measured arm with telemetry off too (its ratio is the bias).
+        let aa = std::env::var("MESHWORK_BENCH_AA").is_ok();
+        let side = loopback::Side::from_env();
+        let on = if aa { &off } else { &metrics };
+        println!("loopback measured arm: {side:?} side(s){}", if aa { ", A/A control (telemetry off)" } else { "" });
+        report(
+            &format!("tonic greeter, call + attempt layers, CPU ns/RPC (getrusage, {blocks} ABBA blocks × 2 × {n} RPCs per arm)"),
+            loopback::run(on, side, n, blocks).await,
+        );
+        if aa {
+            return;
         }
-        if only.is_none() && std::env::var("MESHWORK_BENCH_AA").is_err() {
-            let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
-            match loopback::run_one_layer(&metrics, n, blocks).await {
-                Ok(r) => println!(
-                    "loopback tonic greeter, one AttemptMetricsLayer::with_call for call + attempt, CPU ns/RPC:\n{}",
-                    r.lines()
-                ),
-                Err(e) => {
-                    eprintln!("one-layer loopback arm failed: {e}");
-                    std::process::exit(1);
-                }
-            }
-        }
-        if only.is_none() && std::env::var("MESHWORK_BENCH_AA").is_err() {
-            let (n, blocks) = if full_run() { (4_000, 6) } else { (30, 1) };
-            match loopback::run_floor(n, blocks).await {
-                Ok(r) => println!(
-                    "loopback tonic greeter, observation floor (a minimal client layer that times, counts and reads the status, records nothing) vs none, CPU ns/RPC:\n{}",
-                    r.lines()
-                ),
-                Err(e) => {
-                    eprintln!("floor loopback arm failed: {e}");
-                    std::process::exit(1);
-                }
-            }
-        }
+        report(
+            "greeter through a MeshChannel (round robin, retry policy armed), CPU ns/RPC",
+            loopback::run_mesh(&metrics, n, blocks).await,
+        );
+        report(
+            "tonic greeter, one AttemptMetricsLayer::with_call for call + attempt, CPU ns/RPC",
+            loopback::run_one_layer(&metrics, n, blocks).await,
+        );
+        report(
+            "tonic greeter, observation floor (a minimal client layer that times, counts and reads the status, records nothing) vs none, CPU ns/RPC",
+            loopback::run_floor(n, blocks).await,
+        );
         if !metrics
             .prometheus_text()
             .contains("grpc_server_call_started_total")

@@ -32,7 +32,7 @@ use tonic::client::GrpcService;
 use tonic::transport::{Endpoint, Server};
 use tonic::{Code, Request, Response, Status};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Answers every name.
 struct Greet;
