@@ -80,6 +80,17 @@ pub(super) async fn handler(
     ]))))
 }
 
+/// Sends `req` through `svc` (which cannot fail) and reads the response body to its end;
+/// returns the trailers.
+async fn call_to_end<S, B>(svc: S, req: Request<Frames>) -> Option<HeaderMap>
+where
+    S: tower::Service<Request<Frames>, Response = Response<B>, Error = Infallible>,
+    B: Body,
+{
+    let Ok(response) = svc.oneshot(req).await;
+    drain(response.into_body()).await
+}
+
 fn telemetry() -> Telemetry {
     Telemetry::builder()
         .methods(MethodRegistry::none().service("pkg.Svc"))
@@ -104,13 +115,7 @@ async fn attempt_records_sizes_status_and_duration() {
         .service(service_fn(|r| {
             handler(r, Duration::from_millis(30), 7, "0")
         }));
-    let response = svc.oneshot(request("/pkg.Svc/Do", 10)).await;
-    let trailers = drain(
-        response
-            .map(Response::into_body)
-            .unwrap_or_else(|e| match e {}),
-    )
-    .await;
+    let trailers = call_to_end(svc, request("/pkg.Svc/Do", 10)).await;
     assert!(trailers.is_some(), "trailers reach the caller unchanged");
 
     let text = t.prometheus_text();
@@ -138,13 +143,7 @@ async fn unlisted_method_is_other_and_error_status_is_named() {
             drain(r.into_body()).await;
             Ok::<_, Infallible>(Response::new(Frames(VecDeque::from([trailers("14")]))))
         }));
-    let response = svc.oneshot(request("/evil.Scan/Probe", 1)).await;
-    drain(
-        response
-            .map(Response::into_body)
-            .unwrap_or_else(|e| match e {}),
-    )
-    .await;
+    call_to_end(svc, request("/evil.Scan/Probe", 1)).await;
     let text = t.prometheus_text();
     let labels = ["grpc_method=\"other\"", "grpc_status=\"UNAVAILABLE\""];
     let count = "grpc_client_call_duration_seconds_count";
@@ -197,13 +196,7 @@ async fn disabled_telemetry_only_forwards() {
         .layer(CallMetricsLayer::new(&t, "dns:///svc:1"))
         .layer(AttemptMetricsLayer::new(&t, "dns:///svc:1"))
         .service(service_fn(|r| handler(r, Duration::ZERO, 4, "0")));
-    let response = svc.oneshot(request("/pkg.Svc/Do", 2)).await;
-    let trailers = drain(
-        response
-            .map(Response::into_body)
-            .unwrap_or_else(|e| match e {}),
-    )
-    .await;
+    let trailers = call_to_end(svc, request("/pkg.Svc/Do", 2)).await;
     let status = trailers.as_ref().and_then(status::from_headers);
     assert_eq!(status, Some(tonic::Code::Ok));
     assert_eq!(t.prometheus_text(), "");
@@ -313,13 +306,7 @@ async fn call_and_attempt_layers_of_a_target_share_entries_and_the_start() {
         .service(service_fn(|r: Request<Frames>| {
             handler(r.map(tonic::body::Body::new), Duration::ZERO, 1, "0")
         }));
-    let response = call_only.oneshot(request("/pkg.Svc/Do", 1)).await;
-    drain(
-        response
-            .map(Response::into_body)
-            .unwrap_or_else(|e| match e {}),
-    )
-    .await;
+    call_to_end(call_only, request("/pkg.Svc/Do", 1)).await;
     let text = t.prometheus_text();
     let started_lines = text
         .lines()
@@ -333,13 +320,7 @@ async fn call_and_attempt_layers_of_a_target_share_entries_and_the_start() {
         .service(service_fn(|r| {
             handler(r, Duration::from_millis(30), 7, "0")
         }));
-    let response = svc.oneshot(request("/pkg.Svc/Do", 10)).await;
-    drain(
-        response
-            .map(Response::into_body)
-            .unwrap_or_else(|e| match e {}),
-    )
-    .await;
+    call_to_end(svc, request("/pkg.Svc/Do", 10)).await;
     let text = t.prometheus_text();
     let ok = [
         "grpc_method=\"pkg.Svc/Do\"",
@@ -360,13 +341,7 @@ async fn one_layer_records_the_call_and_its_one_attempt() {
     let svc = AttemptMetricsLayer::with_call(&t, "dns:///one:1").layer(service_fn(|r| {
         handler(r, Duration::from_millis(30), 7, "5")
     }));
-    let response = svc.oneshot(request("/pkg.Svc/Do", 10)).await;
-    drain(
-        response
-            .map(Response::into_body)
-            .unwrap_or_else(|e| match e {}),
-    )
-    .await;
+    call_to_end(svc, request("/pkg.Svc/Do", 10)).await;
     let text = t.prometheus_text();
     let labels = [
         "grpc_method=\"pkg.Svc/Do\"",
